@@ -1,0 +1,120 @@
+/* Automatic detection: every particle in a frame (or the mean of a few frames), without prompts.
+ *
+ * The mean of the given frames is block-averaged to at most ~512 px on its long side, the illumination is
+ * removed with a box mean a quarter of the frame wide, the residual is smoothed (Gaussian, 1.5 reduced px)
+ * and thresholded with hysteresis: components above 2.5 smoothed-noise sigma whose peak passes
+ * min_contrast sigma and whose area (full-resolution px^2) lies within [min_area, max_area] are kept,
+ * strongest first, at most max_objects. Polarity: dark unless bright outliers outnumber dark ones.
+ * Left out: the network's full-frame head (proposals come from this detector for both methods);
+ * splitting touching particles. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model_internal.h"
+
+static int cmp_det(const void *a, const void *b) {
+    const sm__detection *x = a, *y = b;
+    double sx = x->cnr * sqrt(x->area), sy = y->cnr * sqrt(y->area);
+    return (sx < sy) - (sx > sy);
+}
+
+int sm__detect(const float *const *frames, int n, int W, int H, const sm_segment_options *opt, int polarity,
+               sm__detection **out, int *n_out, int *polarity_out, sm_error *err) {
+    *out = NULL;
+    *n_out = 0;
+    int f = (int)lround(fmax(W, H) / 512.0);
+    if (f < 1) f = 1;
+    if (f > 8) f = 8;
+    int w = W / f, h = H / f;
+    if (w < 8 || h < 8) return sm_error_set(err, SM_EINVAL, "detect: frame of %dx%d px is too small", W, H);
+    size_t N = (size_t)w * h;
+    float *img = calloc(N, sizeof(float)), *bg = malloc(N * sizeof(float)), *tmp = malloc(N * sizeof(float));
+    float *zs = malloc(N * sizeof(float));
+    uint8_t *m = malloc(N);
+    int32_t *lab = malloc(N * sizeof(int32_t)), *stack = malloc(N * sizeof(int32_t));
+    int rc = 0;
+    sm__detection *det = NULL;
+    if (!img || !bg || !tmp || !zs || !m || !lab || !stack) {
+        rc = sm_error_set(err, SM_ENOMEM, "detect: out of memory");
+        goto done;
+    }
+    double scale = 1.0 / ((double)n * f * f);
+    for (int k = 0; k < n; k++)
+        for (int y = 0; y < h * f; y++) {
+            const float *row = frames[k] + (size_t)y * W;
+            float *dst = img + (size_t)(y / f) * w;
+            for (int x = 0; x < w * f; x++) dst[x / f] += (float)(row[x] * scale);
+        }
+    int rb = (w > h ? w : h) / 8;
+    if (rb < 4) rb = 4;
+    sm__box_blur(bg, img, w, h, rb, tmp);
+    for (size_t i = 0; i < N; i++) img[i] -= bg[i];
+    sm__gauss_blur(zs, img, w, h, 1.5, tmp);
+    for (size_t i = 0; i < N; i++) tmp[i] = fabsf(zs[i]);
+    double sn = sm__quantile(tmp, N, 0.5) / 0.6745;
+    if (!(sn > 0)) sn = 1e-6;
+    int pol = polarity;
+    if (pol == 0) {
+        size_t nd = 0, nb = 0;
+        for (size_t i = 0; i < N; i++) {
+            if (zs[i] < -5 * sn) nd++;
+            if (zs[i] > 5 * sn) nb++;
+        }
+        pol = nb > 2 * nd + 10 ? 1 : -1;
+    }
+    *polarity_out = pol;
+    for (size_t i = 0; i < N; i++) {
+        zs[i] = (float)(pol * zs[i] / sn);
+        m[i] = zs[i] > 2.5f;
+    }
+    int nc = sm__components(m, w, h, lab, stack);
+    /* per component: area, sum x, sum y, peak, bbox */
+    double *st = calloc((size_t)nc + 1, 8 * sizeof(double));
+    if (!st) {
+        rc = sm_error_set(err, SM_ENOMEM, "detect: out of memory");
+        goto done;
+    }
+    for (int l = 1; l <= nc; l++) st[8 * l + 4] = 1e30, st[8 * l + 5] = 1e30, st[8 * l + 6] = -1, st[8 * l + 7] = -1;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            int l = lab[(size_t)y * w + x];
+            if (!l) continue;
+            double *s = st + 8 * l;
+            s[0] += 1, s[1] += x, s[2] += y;
+            if (zs[(size_t)y * w + x] > s[3]) s[3] = zs[(size_t)y * w + x];
+            if (x < s[4]) s[4] = x;
+            if (y < s[5]) s[5] = y;
+            if (x > s[6]) s[6] = x;
+            if (y > s[7]) s[7] = y;
+        }
+    det = malloc(sizeof *det * ((size_t)nc + 1));
+    if (!det) {
+        free(st);
+        rc = sm_error_set(err, SM_ENOMEM, "detect: out of memory");
+        goto done;
+    }
+    int nd = 0;
+    double max_area = opt->max_area > 0 ? opt->max_area : 0.25 * W * H;
+    for (int l = 1; l <= nc; l++) {
+        double *s = st + 8 * l;
+        double area = s[0] * f * f;
+        if (area < opt->min_area || area > max_area || s[3] < opt->min_contrast) continue;
+        /* components touching the border of a clipped image are kept (particles cut by the border) */
+        sm__detection *d = &det[nd++];
+        d->x = (s[1] / s[0] + 0.5) * f - 0.5;
+        d->y = (s[2] / s[0] + 0.5) * f - 0.5;
+        d->area = area;
+        d->x0 = s[4] * f, d->y0 = s[5] * f, d->x1 = (s[6] + 1) * f - 1, d->y1 = (s[7] + 1) * f - 1;
+        d->cnr = s[3];
+    }
+    free(st);
+    qsort(det, (size_t)nd, sizeof *det, cmp_det);
+    if (opt->max_objects > 0 && nd > opt->max_objects) nd = opt->max_objects;
+    *out = det;
+    *n_out = nd;
+    det = NULL;
+done:
+    free(det), free(img), free(bg), free(tmp), free(zs), free(m), free(lab), free(stack);
+    return rc;
+}

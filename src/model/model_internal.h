@@ -1,0 +1,99 @@
+/* Helpers shared inside src/model: image operations on crops (smoothing, background plane, noise, connected
+ * components), the classic segmenter, automatic detection and the network's crop runner. Not public: the
+ * public API is include/samem/model.h. All buffers are row-major float or uint8 planes; sizes in px. */
+#ifndef SM_MODEL_INTERNAL_H
+#define SM_MODEL_INTERNAL_H
+
+#include <stdint.h>
+#include "samem/model.h"
+
+/* ---------------------------------------------------------------- image operations (imgproc.c) */
+
+/* Separable Gaussian blur of src (w, h) into dst with std sigma (px), edges clamped; tmp holds w*h floats.
+ * dst may equal src. sigma <= 0 copies. */
+void sm__gauss_blur(float *dst, const float *src, int w, int h, double sigma, float *tmp);
+/* Box mean over (2r+1)^2 with clamped edges, via running sums; tmp holds w*h floats. dst != src. */
+void sm__box_blur(float *dst, const float *src, int w, int h, int r, float *tmp);
+/* Robust noise std of a plane from differences between pixels `lag` apart (MAD / 0.6745 / sqrt 2);
+ * scratch holds w*h floats. */
+double sm__noise_std(const float *img, int w, int h, int lag, float *scratch);
+/* Median / quantile of n values (reorders v). */
+float sm__quantile(float *v, size_t n, double q);
+/* Least-squares plane c0 + c1*x + c2*y through the pixels of img where use[i] != 0, with one pass that
+ * drops residuals beyond 3 robust sigma. Returns the count used (0: no plane, c = median-free zeros). */
+int sm__plane_fit(const float *img, const uint8_t *use, int w, int h, double c[3]);
+/* 8-connected components of the pixels with m[i] != 0; lab gets 1..n (0 background); stack holds w*h ints.
+ * Returns n. */
+int sm__components(const uint8_t *m, int w, int h, int32_t *lab, int32_t *stack);
+/* Fills the holes of a binary mask (pixels not reachable from the border through 0-pixels); stack holds
+ * w*h ints, seen w*h bytes. */
+void sm__fill_holes(uint8_t *m, int w, int h, int32_t *stack, uint8_t *seen);
+
+/* Mask moments: centroid (px, in the mask's own coordinates), area (px^2), angle (rad, CCW on screen),
+ * full axis lengths (px, of the ellipse with the same second moments). */
+typedef struct sm__moments {
+    double area, x, y, angle, major, minor, eccentricity;
+} sm__moments;
+void sm__mask_moments(const uint8_t *m, int w, int h, sm__moments *mo);
+
+/* ---------------------------------------------------------------- per-object state (session.c) */
+
+/* An object's mask in frame coordinates: a bitmap over the box [x0, x0+w) x [y0, y0+h). */
+typedef struct sm__crop_mask {
+    int x0, y0, w, h;
+    uint8_t *m;   /* (h, w) 0/1 */
+    size_t cap;
+} sm__crop_mask;
+
+int sm__crop_mask_resize(sm__crop_mask *c, int x0, int y0, int w, int h);
+
+/* What a segmenter needs to know about an object before a frame. */
+typedef struct sm__obj_prior {
+    double x, y;            /* predicted centre, px */
+    double search;          /* px: how far the centre may be from (x, y) */
+    double area;            /* expected area px^2 (0 unknown) */
+    double major, minor;    /* expected full axes, px */
+    double angle;           /* rad (screen convention) */
+    int polarity;           /* -1 dark, +1 bright */
+    const sm__crop_mask *prev;  /* previous mask (may be NULL or empty) */
+    /* other objects' predicted centres, to keep from stealing a neighbour's blob */
+    int n_others;
+    const double *others_xy; /* (n_others, 2) px */
+    /* prompt constraints on this frame (NULL when none) */
+    const sm_prompt *prompts;
+    int n_prompts;
+} sm__obj_prior;
+
+typedef struct sm__seg_out {
+    sm__crop_mask mask;     /* the object's mask (empty w = 0 when not found) */
+    double score;           /* objectness 0..1 */
+    double iou_pred;        /* NaN unless the net says */
+    double contrast;        /* signed amplitude (raw units) of the blob against its background */
+    double noise;           /* raw-noise std in the crop */
+} sm__seg_out;
+
+/* Classic segmentation of one object in one frame (classic.c). Scratch is allocated inside (small crops). */
+int sm__classic_segment(const float *frame, int W, int H, const sm__obj_prior *pr, sm__seg_out *out, sm_error *err);
+/* Estimates an object's prior from its prompts on a frame (centre, size, polarity). */
+int sm__prior_from_prompts(const float *frame, int W, int H, const sm_prompt *p, int n, int polarity,
+                           sm__obj_prior *pr, sm_error *err);
+
+/* Sub-pixel refinement on a crop mask (refine.c); cm NULL uses start. */
+int sm__refine_mask(const float *frame, int width, int height, const sm__crop_mask *cm, const sm_refine_result *start,
+                    sm_shape_kind shape, sm_refine_result *out, sm_error *err);
+
+/* ---------------------------------------------------------------- automatic detection (detect.c) */
+
+typedef struct sm__detection {
+    double x, y;        /* px */
+    double area;        /* px^2 */
+    double x0, y0, x1, y1; /* bounding box, px */
+    double cnr;         /* contrast-to-noise of the smoothed blob */
+} sm__detection;
+
+/* Finds particles in the mean of n frames (each W x H). polarity 0 decides and returns the chosen one in
+ * *polarity_out. *out is malloc'ed. */
+int sm__detect(const float *const *frames, int n, int W, int H, const sm_segment_options *opt, int polarity,
+               sm__detection **out, int *n_out, int *polarity_out, sm_error *err);
+
+#endif

@@ -1,0 +1,698 @@
+/* Sessions: prompts in, one label plane and one row per object out for every frame, in frame order.
+ *
+ * Propagation: a backward pass runs from the latest "first prompt" frame down to frame 0 for the objects
+ * that start later than frame 0; its results are kept run-length encoded (labels are sparse) until the
+ * forward pass, which runs from frame 0 to the end, reaches those frames and merges them. A prompt met
+ * during a pass re-initialises its object there (corrections carry on in the pass's direction).
+ * Per object and frame, the segmenter (classic.c or the network, net.c) gets a prior: the position predicted
+ * from the object's last two positions (velocity damped by half), a search radius that grows while the
+ * object is lost, its expected size and polarity, and the other objects' predictions. Its mask is then
+ * refined (refine.c) for the centre and shape, unless refinement is off. Objects are processed in parallel
+ * (OpenMP) since each has its own crop; the label plane is composed serially in id order (a pixel claimed
+ * twice goes to the object with the higher score).
+ * Automatic mode: detect.c proposes particles on the mean of the first three frames; each becomes an
+ * object with a box prompt on frame 0; every redetect_every frames new detections far from every known
+ * object give a lost object back its position (when the sizes agree) or start a new object.
+ * Memory: the current frame, a window of SM__WINDOW frames for the network, one label plane, the objects'
+ * crop masks, and the RLE store of the backward pass.
+ * Left out: merging and splitting of objects, occlusion reasoning. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model_internal.h"
+#include "model/net_internal.h"
+
+#define SM__WINDOW 5
+
+typedef struct obj {
+    int id;
+    sm_prompt *prompts;
+    int n_prompts, cap_prompts;
+    int64_t first_frame;   /* earliest prompt frame */
+    /* tracking state within a pass */
+    int live;
+    double x, y, vx, vy;   /* px, px/frame */
+    double area, major, minor, angle;
+    int pol;
+    int lost;              /* frames since the object was last seen */
+    int have_v;
+    sm__crop_mask mask;    /* last mask */
+    sm__seg_out seg;       /* this frame's result */
+    sm_object_result res;
+    /* workspace for this frame's prior */
+    sm__obj_prior prior;
+    int prompted_now;
+    const sm_prompt *now_prompts;
+    int n_now;
+    double *others;        /* (n_objs, 2) */
+} obj;
+
+typedef struct rle_frame {
+    uint32_t *runs;        /* (n_runs, 3): start index, length, label */
+    int n_runs;
+    sm_object_result *res;
+    int n_res;
+} rle_frame;
+
+struct sm_session {
+    int W, H;
+    int64_t F;
+    sm_frame_reader read;
+    void *user;
+    sm_segment_options opt;
+    obj *objs;
+    int n_objs, cap_objs;
+    float *win[SM__WINDOW];      /* the last frames read in the current pass (win[0] = current) */
+    int64_t win_idx[SM__WINDOW];
+    uint16_t *labels;            /* (H, W) */
+    float *score_plane_unused;
+    int polarity;                /* session-wide polarity decided by the detector (0 until then) */
+    sm__net_runner *net;         /* SM_METHOD_NET */
+};
+
+static int video_reader(void *user, int64_t i, float *out, sm_error *err) {
+    return sm_video_read_frame((sm_video *)user, i, out, err);
+}
+
+void sm_segment_options_default(sm_segment_options *o) {
+    memset(o, 0, sizeof *o);
+    o->method = SM_METHOD_CLASSIC;
+    o->refine = SM_SHAPE_AUTO;
+    o->min_area = 20;
+    o->max_area = 0;
+    o->min_contrast = 5;
+    o->max_objects = 64;
+    o->redetect_every = 10;
+    o->min_score = 0.5;
+}
+
+int sm_session_open_reader(sm_session **out, int width, int height, int64_t frames, sm_frame_reader read,
+                           void *user, const sm_segment_options *opt, sm_error *err) {
+    *out = NULL;
+    if (width < 4 || height < 4 || frames < 1 || !read)
+        return sm_error_set(err, SM_EINVAL, "session: bad video (%dx%d px, %lld frames)", width, height, (long long)frames);
+    if (opt && opt->method == SM_METHOD_NET && !opt->model)
+        return sm_error_set(err, SM_EINVAL, "session: the network method needs weights (--weights FILE)");
+    sm_session *s = calloc(1, sizeof *s);
+    if (!s) return sm_error_set(err, SM_ENOMEM, "session: out of memory");
+    s->W = width, s->H = height, s->F = frames, s->read = read, s->user = user;
+    if (opt) s->opt = *opt;
+    else sm_segment_options_default(&s->opt);
+    size_t n;
+    int rc = sm_size_mul(&n, (size_t)width, (size_t)height, sizeof(float), "session: frame", err);
+    if (rc < 0) {
+        free(s);
+        return rc;
+    }
+    for (int k = 0; k < SM__WINDOW; k++) {
+        s->win[k] = malloc(n);
+        s->win_idx[k] = -1;
+        if (!s->win[k]) rc = SM_ENOMEM;
+    }
+    s->labels = malloc((size_t)width * height * sizeof(uint16_t));
+    if (!s->labels) rc = SM_ENOMEM;
+    if (rc == 0 && s->opt.method == SM_METHOD_NET) {
+        rc = sm__net_runner_create(&s->net, s->opt.model, err);
+        if (rc < 0) {
+            sm_session_close(s);
+            return rc;
+        }
+    }
+    if (rc < 0) {
+        sm_session_close(s);
+        return sm_error_set(err, SM_ENOMEM, "session: out of memory for %dx%d px frames", width, height);
+    }
+    *out = s;
+    return 0;
+}
+
+int sm_session_open(sm_session **out, sm_video *v, const sm_segment_options *opt, sm_error *err) {
+    const sm_video_info *in = sm_video_get_info(v);
+    return sm_session_open_reader(out, in->width, in->height, in->frames, video_reader, v, opt, err);
+}
+
+static void obj_free(obj *o) {
+    free(o->prompts);
+    free(o->mask.m);
+    free(o->seg.mask.m);
+    free(o->others);
+}
+
+void sm_session_close(sm_session *s) {
+    if (!s) return;
+    for (int i = 0; i < s->n_objs; i++) obj_free(&s->objs[i]);
+    free(s->objs);
+    for (int k = 0; k < SM__WINDOW; k++) free(s->win[k]);
+    free(s->labels);
+    sm__net_runner_destroy(s->net);
+    free(s);
+}
+
+static obj *find_obj(sm_session *s, int id, int create, sm_error *err) {
+    for (int i = 0; i < s->n_objs; i++)
+        if (s->objs[i].id == id) return &s->objs[i];
+    if (!create) return NULL;
+    if (s->n_objs == s->cap_objs) {
+        int cap = s->cap_objs ? 2 * s->cap_objs : 8;
+        obj *o = realloc(s->objs, sizeof *o * (size_t)cap);
+        if (!o) {
+            sm_error_set(err, SM_ENOMEM, "session: out of memory");
+            return NULL;
+        }
+        s->objs = o;
+        s->cap_objs = cap;
+    }
+    obj *o = &s->objs[s->n_objs++];
+    memset(o, 0, sizeof *o);
+    o->id = id;
+    o->first_frame = INT64_MAX;
+    return o;
+}
+
+int sm_session_add_prompt(sm_session *s, const sm_prompt *p, sm_error *err) {
+    if (p->object_id < 1 || p->object_id > 65535)
+        return sm_error_set(err, SM_EINVAL, "prompt: object id %d is outside 1..65535", p->object_id);
+    if (p->frame < 0 || p->frame >= s->F)
+        return sm_error_set(err, SM_EINVAL, "prompt for object %d: frame %lld is outside the video (0..%lld)",
+                            p->object_id, (long long)p->frame, (long long)s->F - 1);
+    if (p->kind == SM_PROMPT_BOX) {
+        if (p->x1 < 0 || p->y1 < 0 || p->x0 > s->W - 1 || p->y0 > s->H - 1 || p->x1 - p->x0 < 1 || p->y1 - p->y0 < 1)
+            return sm_error_set(err, SM_EINVAL, "prompt for object %d: box %g,%g,%g,%g lies outside the %dx%d px frame",
+                                p->object_id, p->x0, p->y0, p->x1, p->y1, s->W, s->H);
+    } else if (p->x < 0 || p->y < 0 || p->x > s->W - 1 || p->y > s->H - 1) {
+        return sm_error_set(err, SM_EINVAL, "prompt for object %d: point %g,%g lies outside the %dx%d px frame",
+                            p->object_id, p->x, p->y, s->W, s->H);
+    }
+    obj *o = find_obj(s, p->object_id, 1, err);
+    if (!o) return SM_ENOMEM;
+    if (o->n_prompts == o->cap_prompts) {
+        int cap = o->cap_prompts ? 2 * o->cap_prompts : 4;
+        sm_prompt *q = realloc(o->prompts, sizeof *q * (size_t)cap);
+        if (!q) return sm_error_set(err, SM_ENOMEM, "session: out of memory");
+        o->prompts = q;
+        o->cap_prompts = cap;
+    }
+    o->prompts[o->n_prompts++] = *p;
+    /* an object starts on its earliest frame with a box or a positive point */
+    if ((p->kind == SM_PROMPT_BOX || !p->negative) && p->frame < o->first_frame) o->first_frame = p->frame;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- frames */
+
+/* Reads frame t into the window (win[0]), shifting older frames back. */
+static int load_frame(sm_session *s, int64_t t, sm_error *err) {
+    float *last = s->win[SM__WINDOW - 1];
+    for (int k = SM__WINDOW - 1; k > 0; k--) s->win[k] = s->win[k - 1], s->win_idx[k] = s->win_idx[k - 1];
+    s->win[0] = last;
+    s->win_idx[0] = t;
+    int rc = s->read(s->user, t, s->win[0], err);
+    if (rc < 0) {
+        s->win_idx[0] = -1;
+        return rc;
+    }
+    /* non-finite samples would poison every sum: treat them as the frame's mean */
+    size_t n = (size_t)s->W * s->H;
+    double sum = 0;
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (isfinite(s->win[0][i])) sum += s->win[0][i];
+        else bad++;
+    }
+    if (bad) {
+        float mean = bad < n ? (float)(sum / (double)(n - bad)) : 0.0f;
+        for (size_t i = 0; i < n; i++)
+            if (!isfinite(s->win[0][i])) s->win[0][i] = mean;
+    }
+    return 0;
+}
+
+static void reset_window(sm_session *s) {
+    for (int k = 0; k < SM__WINDOW; k++) s->win_idx[k] = -1;
+}
+
+/* ---------------------------------------------------------------- one frame */
+
+static void obj_reset_state(obj *o) {
+    o->live = 0;
+    o->lost = 0;
+    o->have_v = 0;
+    o->vx = o->vy = 0;
+    o->mask.w = o->mask.h = 0;
+}
+
+/* Fills the object's result from its mask (moments, intensity, border) and the refinement. */
+static void measure(sm_session *s, obj *o, const float *frame) {
+    sm_object_result *r = &o->res;
+    const sm__crop_mask *m = &o->seg.mask;
+    r->id = o->id;
+    r->score = o->seg.score;
+    r->iou_pred = o->seg.iou_pred;
+    r->x_err = r->y_err = r->angle_err = NAN;
+    if (!r->visible) return;
+    sm__moments mo;
+    sm__mask_moments(m->m, m->w, m->h, &mo);
+    r->area = mo.area;
+    r->x = m->x0 + mo.x, r->y = m->y0 + mo.y;
+    r->angle = mo.angle, r->major = mo.major, r->minor = mo.minor, r->eccentricity = mo.eccentricity;
+    double sum = 0;
+    for (int y = 0; y < m->h; y++)
+        for (int x = 0; x < m->w; x++)
+            if (m->m[(size_t)y * m->w + x]) sum += frame[(size_t)(m->y0 + y) * s->W + m->x0 + x];
+    r->intensity = mo.area > 0 ? sum / mo.area : NAN;
+    r->border = m->x0 == 0 || m->y0 == 0 || m->x0 + m->w == s->W || m->y0 + m->h == s->H;
+    if (s->opt.refine != SM_SHAPE_NONE && mo.area >= 6 && !r->border) {
+        sm_refine_result rr;
+        sm_error e = {0};
+        if (sm__refine_mask(frame, s->W, s->H, m, NULL, s->opt.refine, &rr, &e) == 0 && rr.ok &&
+            hypot(rr.x - r->x, rr.y - r->y) < fmax(2.0, 0.3 * mo.minor)) {
+            r->x = rr.x, r->y = rr.y, r->x_err = rr.x_err, r->y_err = rr.y_err;
+            if (mo.major > 1.15 * mo.minor) r->angle = rr.angle, r->angle_err = rr.angle_err;
+            r->major = rr.major, r->minor = rr.minor;
+            r->eccentricity = rr.major > 0 ? sqrt(fmax(0, 1 - rr.minor * rr.minor / (rr.major * rr.major))) : 0;
+        }
+    }
+    if (!isfinite(r->x_err)) {
+        /* without a fit: the standard error of the mask centroid under one pixel of boundary jitter */
+        double per = 2 * M_PI * sqrt(fmax(mo.area, 1) / M_PI);
+        r->x_err = r->y_err = sqrt(per) / fmax(mo.area, 1) * 0.5 * sqrt(mo.area / M_PI);
+    }
+}
+
+/* Builds the prior of object o before frame t. */
+static int make_prior(sm_session *s, obj *o, int64_t t, const float *frame, sm_error *err) {
+    o->prompted_now = 0;
+    o->n_now = 0;
+    o->now_prompts = NULL;
+    /* prompts on this frame: box or positive points make a fresh start */
+    int first = -1, cnt = 0;
+    for (int i = 0; i < o->n_prompts; i++)
+        if (o->prompts[i].frame == t) {
+            if (first < 0) first = i;
+            cnt++;
+        }
+    if (cnt) {
+        /* gather this frame's prompts contiguously (they may be interleaved with others) */
+        sm_prompt *tmp = malloc(sizeof *tmp * (size_t)cnt);
+        if (!tmp) return sm_error_set(err, SM_ENOMEM, "session: out of memory");
+        int k = 0;
+        for (int i = 0; i < o->n_prompts; i++)
+            if (o->prompts[i].frame == t) tmp[k++] = o->prompts[i];
+        /* move them to the front of a stable order so that now_prompts can point into o->prompts */
+        int j = 0;
+        sm_prompt *rest = malloc(sizeof *rest * (size_t)o->n_prompts);
+        if (!rest) {
+            free(tmp);
+            return sm_error_set(err, SM_ENOMEM, "session: out of memory");
+        }
+        for (int i = 0; i < o->n_prompts; i++)
+            if (o->prompts[i].frame != t) rest[j++] = o->prompts[i];
+        memcpy(o->prompts, tmp, sizeof *tmp * (size_t)cnt);
+        memcpy(o->prompts + cnt, rest, sizeof *rest * (size_t)j);
+        free(tmp);
+        free(rest);
+        o->now_prompts = o->prompts;
+        o->n_now = cnt;
+        sm__obj_prior pr;
+        if (sm__prior_from_prompts(frame, s->W, s->H, o->now_prompts, cnt,
+                                   s->opt.polarity ? s->opt.polarity : (o->live ? o->pol : s->polarity), &pr, err) == 0) {
+            o->prompted_now = 1;
+            o->prior = pr;
+            o->pol = pr.polarity;
+            return 0;
+        }
+        /* only negative points: keep tracking, with them as constraints */
+    }
+    if (!o->live) return 1; /* nothing to go on */
+    sm__obj_prior *pr = &o->prior;
+    memset(pr, 0, sizeof *pr);
+    double damp = 0.5;
+    pr->x = o->x + (o->lost ? 0 : damp * o->vx);
+    pr->y = o->y + (o->lost ? 0 : damp * o->vy);
+    double half = fmax(o->major, 4.0) / 2;
+    double base = fmax(0.6 * half + 6.0, 1.5 * hypot(o->vx, o->vy) + 4.0);
+    base = fmax(base, 12.0);
+    double grow = o->lost ? 6.0 * o->lost + 2 * half : 0;
+    double cap = fmax(s->W, s->H) / 3.0;
+    pr->search = fmin(base + grow, fmax(cap, base));
+    pr->area = o->area, pr->major = o->major, pr->minor = o->minor, pr->angle = o->angle;
+    pr->polarity = o->pol;
+    pr->prev = o->lost ? NULL : &o->mask;
+    pr->prompts = o->now_prompts;
+    pr->n_prompts = o->n_now;
+    return 0;
+}
+
+/* Updates the tracking state of o from this frame's result. */
+static int update_state(obj *o) {
+    sm_object_result *r = &o->res;
+    if (r->visible) {
+        if (o->live && !o->lost) {
+            double vx = r->x - o->x, vy = r->y - o->y;
+            o->vx = o->have_v ? 0.5 * o->vx + 0.5 * vx : vx;
+            o->vy = o->have_v ? 0.5 * o->vy + 0.5 * vy : vy;
+            o->have_v = 1;
+        } else {
+            o->vx = o->vy = 0;
+            o->have_v = 0;
+        }
+        o->x = r->x, o->y = r->y;
+        /* sizes move slowly: a running mean resists one bad frame */
+        double a = o->live && !o->prompted_now ? 0.6 : 0.0;
+        o->area = a * o->area + (1 - a) * r->area;
+        o->major = a * o->major + (1 - a) * r->major;
+        o->minor = a * o->minor + (1 - a) * r->minor;
+        o->angle = r->angle;
+        o->lost = 0;
+        o->live = 1;
+        sm__crop_mask *m = &o->seg.mask;
+        if (sm__crop_mask_resize(&o->mask, m->x0, m->y0, m->w, m->h) < 0) return SM_ENOMEM;
+        memcpy(o->mask.m, m->m, (size_t)m->w * m->h);
+    } else if (o->live) {
+        o->lost++;
+        o->vx = o->vy = 0;
+        o->have_v = 0;
+    }
+    return 0;
+}
+
+/* Segments the objects in `which` (indices into s->objs) on the current frame (s->win[0], index t). */
+static int process_frame(sm_session *s, int64_t t, const int *which, int n, sm_error *err) {
+    const float *frame = s->win[0];
+    int rc = 0;
+    for (int k = 0; k < n; k++) {
+        obj *o = &s->objs[which[k]];
+        int pr = make_prior(s, o, t, frame, err);
+        if (pr < 0) return pr;
+        o->res.visible = 0;
+        o->seg.score = 0;
+        o->seg.iou_pred = NAN;
+        o->seg.mask.w = o->seg.mask.h = 0;
+        o->res.id = o->id;
+        if (pr == 1) o->res.id = -o->id; /* marks "no prior": skip */
+    }
+    /* others' predictions */
+    for (int k = 0; k < n; k++) {
+        obj *o = &s->objs[which[k]];
+        if (o->res.id < 0) continue;
+        double *ob = realloc(o->others, sizeof(double) * 2 * (size_t)(n > 0 ? n : 1));
+        if (!ob) return sm_error_set(err, SM_ENOMEM, "session: out of memory");
+        o->others = ob;
+        int m = 0;
+        for (int j = 0; j < n; j++) {
+            obj *q = &s->objs[which[j]];
+            if (q == o || q->res.id < 0 || (q->lost && !q->prompted_now)) continue;
+            o->others[2 * m] = q->prior.x, o->others[2 * m + 1] = q->prior.y;
+            m++;
+        }
+        o->prior.others_xy = o->others;
+        o->prior.n_others = m;
+    }
+    int fail = 0;
+    sm_error ferr = {0};
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int k = 0; k < n; k++) {
+        obj *o = &s->objs[which[k]];
+        if (o->res.id < 0 || fail) continue;
+        sm_error e = {0};
+        int r;
+        if (s->net && !o->prompted_now)
+            r = sm__net_segment(s->net, (const float *const *)s->win, s->win_idx, SM__WINDOW, s->W, s->H, &o->prior, &o->seg, &e);
+        else
+            r = sm__classic_segment(frame, s->W, s->H, &o->prior, &o->seg, &e);
+        if (r < 0) {
+#pragma omp critical
+            {
+                fail = 1;
+                ferr = e;
+            }
+            continue;
+        }
+        double min_score = o->prompted_now ? 0.05 : s->opt.min_score;
+        o->res.visible = o->seg.mask.w > 0 && o->seg.score >= min_score;
+        measure(s, o, frame);
+    }
+    if (fail) {
+        if (err) *err = ferr;
+        return ferr.code ? ferr.code : SM_EINTERNAL;
+    }
+    for (int k = 0; k < n; k++) {
+        obj *o = &s->objs[which[k]];
+        if (o->res.id < 0) {
+            o->res.id = o->id;
+            o->res.visible = 0;
+            continue;
+        }
+        if ((rc = update_state(o)) < 0) return sm_error_set(err, SM_ENOMEM, "session: out of memory");
+    }
+    return 0;
+}
+
+/* Paints the visible objects of `which` into labels (0 first); a pixel claimed twice goes to the higher score. */
+static void compose(sm_session *s, const int *which, int n, int clear) {
+    if (clear) memset(s->labels, 0, sizeof(uint16_t) * (size_t)s->W * s->H);
+    for (int k = 0; k < n; k++) {
+        obj *o = &s->objs[which[k]];
+        if (!o->res.visible) continue;
+        const sm__crop_mask *m = &o->seg.mask;
+        for (int y = 0; y < m->h; y++)
+            for (int x = 0; x < m->w; x++) {
+                if (!m->m[(size_t)y * m->w + x]) continue;
+                uint16_t *p = &s->labels[(size_t)(m->y0 + y) * s->W + m->x0 + x];
+                if (*p) {
+                    obj *q = find_obj(s, *p, 0, NULL);
+                    if (q && q->res.score >= o->res.score) continue;
+                }
+                *p = (uint16_t)o->id;
+            }
+    }
+}
+
+static int rle_encode(const uint16_t *lab, size_t n, rle_frame *f) {
+    int runs = 0, cap = 0;
+    uint32_t *r = NULL;
+    for (size_t i = 0; i < n;) {
+        if (!lab[i]) {
+            i++;
+            continue;
+        }
+        size_t j = i;
+        while (j < n && lab[j] == lab[i]) j++;
+        if (runs == cap) {
+            cap = cap ? 2 * cap : 64;
+            uint32_t *q = realloc(r, sizeof *r * 3 * (size_t)cap);
+            if (!q) {
+                free(r);
+                return SM_ENOMEM;
+            }
+            r = q;
+        }
+        r[3 * runs] = (uint32_t)i, r[3 * runs + 1] = (uint32_t)(j - i), r[3 * runs + 2] = lab[i];
+        runs++;
+        i = j;
+    }
+    f->runs = r;
+    f->n_runs = runs;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- automatic mode */
+
+static int auto_detect(sm_session *s, int64_t t, int initial, sm_error *err) {
+    const float *fr[SM__WINDOW];
+    int nf = 0;
+    for (int k = 0; k < SM__WINDOW && nf < 3; k++)
+        if (s->win_idx[k] >= 0) fr[nf++] = s->win[k];
+    if (initial) {
+        /* frames 0..2 */
+        nf = 0;
+        for (int64_t i = 0; i < 3 && i < s->F; i++) {
+            int rc = load_frame(s, i, err);
+            if (rc < 0) return rc;
+        }
+        for (int k = 0; k < SM__WINDOW && nf < 3; k++)
+            if (s->win_idx[k] >= 0) fr[nf++] = s->win[k];
+    }
+    sm__detection *d;
+    int nd, pol;
+    int rc = sm__detect(fr, nf, s->W, s->H, &s->opt, s->opt.polarity ? s->opt.polarity : s->polarity, &d, &nd, &pol, err);
+    if (rc < 0) return rc;
+    if (!s->polarity) s->polarity = pol;
+    int next_id = 1;
+    for (int i = 0; i < s->n_objs; i++)
+        if (s->objs[i].id >= next_id) next_id = s->objs[i].id + 1;
+    for (int i = 0; i < nd; i++) {
+        /* far from every object alive now? */
+        double r_d = sqrt(d[i].area / M_PI);
+        obj *lost_match = NULL;
+        double best = INFINITY;
+        int near = 0;
+        for (int j = 0; j < s->n_objs; j++) {
+            obj *o = &s->objs[j];
+            if (o->first_frame > t && !initial) continue;
+            double r_o = o->live ? sqrt(fmax(o->area, 1) / M_PI) : 0;
+            double ox = o->live ? o->x : 0, oy = o->live ? o->y : 0;
+            if (!o->live) {
+                /* an object prompted on this frame or not started: compare with its first prompt */
+                for (int k = 0; k < o->n_prompts; k++)
+                    if (o->prompts[k].kind == SM_PROMPT_BOX) {
+                        ox = (o->prompts[k].x0 + o->prompts[k].x1) / 2, oy = (o->prompts[k].y0 + o->prompts[k].y1) / 2;
+                        r_o = 0.5 * fmax(o->prompts[k].x1 - o->prompts[k].x0, o->prompts[k].y1 - o->prompts[k].y0);
+                        break;
+                    } else if (!o->prompts[k].negative) {
+                        ox = o->prompts[k].x, oy = o->prompts[k].y;
+                        r_o = r_d;
+                        break;
+                    }
+            }
+            double dist = hypot(d[i].x - ox, d[i].y - oy);
+            if (o->live && o->lost) {
+                double ratio = d[i].area / fmax(o->area, 1);
+                if (ratio > 0.4 && ratio < 2.5 && dist < best) best = dist, lost_match = o;
+                continue;
+            }
+            if (dist < 1.5 * (r_o + r_d) + 4) near = 1;
+        }
+        if (near) continue;
+        if (lost_match && !initial) {
+            lost_match->x = d[i].x, lost_match->y = d[i].y;
+            lost_match->lost = 1; /* searched on the next frame around the new position */
+            continue;
+        }
+        if (s->n_objs >= s->opt.max_objects || next_id > 65535) break;
+        sm_prompt p = {0};
+        p.kind = SM_PROMPT_BOX;
+        p.object_id = next_id++;
+        p.frame = initial ? 0 : t + 1 < s->F ? t + 1 : t;
+        double mx = 0.15 * (d[i].x1 - d[i].x0) + 2, my = 0.15 * (d[i].y1 - d[i].y0) + 2;
+        p.x0 = fmax(0, d[i].x0 - mx), p.y0 = fmax(0, d[i].y0 - my);
+        p.x1 = fmin(s->W - 1, d[i].x1 + mx), p.y1 = fmin(s->H - 1, d[i].y1 + my);
+        if (p.x1 - p.x0 < 1 || p.y1 - p.y0 < 1) continue;
+        if (p.frame == t && !initial) continue;
+        rc = sm_session_add_prompt(s, &p, err);
+        if (rc < 0) {
+            free(d);
+            return rc;
+        }
+    }
+    free(d);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- propagation */
+
+int sm_session_propagate(sm_session *s, sm_frame_callback cb, void *user, sm_error *err) {
+    int rc = 0;
+    rle_frame *store = NULL;
+    int64_t Fb = 0;
+    int *which = NULL;
+    sm_object_result *results = NULL;
+    for (int i = 0; i < s->n_objs; i++) obj_reset_state(&s->objs[i]);
+    reset_window(s);
+    if (s->opt.auto_detect) {
+        rc = auto_detect(s, 0, 1, err);
+        if (rc < 0) return rc;
+        reset_window(s);
+    }
+    int cap_which = s->n_objs + s->opt.max_objects + 16;
+    which = malloc(sizeof(int) * (size_t)cap_which);
+    results = malloc(sizeof *results * (size_t)cap_which);
+    if (!which || !results) {
+        rc = sm_error_set(err, SM_ENOMEM, "session: out of memory");
+        goto done;
+    }
+    /* backward pass */
+    for (int i = 0; i < s->n_objs; i++)
+        if (s->objs[i].first_frame != INT64_MAX && s->objs[i].first_frame > Fb) Fb = s->objs[i].first_frame;
+    if (Fb > 0) {
+        store = calloc((size_t)Fb, sizeof *store);
+        if (!store) {
+            rc = sm_error_set(err, SM_ENOMEM, "session: out of memory");
+            goto done;
+        }
+        for (int64_t t = Fb; t >= 0; t--) {
+            if ((rc = load_frame(s, t, err)) < 0) goto done;
+            int n = 0;
+            for (int i = 0; i < s->n_objs; i++)
+                if (s->objs[i].first_frame != INT64_MAX && s->objs[i].first_frame >= t) which[n++] = i;
+            if ((rc = process_frame(s, t, which, n, err)) < 0) goto done;
+            if (t == Fb) continue;
+            /* keep the objects that start later than t */
+            int m = 0;
+            for (int k = 0; k < n; k++)
+                if (s->objs[which[k]].first_frame > t) which[m++] = which[k];
+            compose(s, which, m, 1);
+            if (rle_encode(s->labels, (size_t)s->W * s->H, &store[t]) < 0) {
+                rc = sm_error_set(err, SM_ENOMEM, "session: out of memory");
+                goto done;
+            }
+            store[t].res = malloc(sizeof(sm_object_result) * (size_t)(m ? m : 1));
+            if (!store[t].res) {
+                rc = sm_error_set(err, SM_ENOMEM, "session: out of memory");
+                goto done;
+            }
+            for (int k = 0; k < m; k++) store[t].res[k] = s->objs[which[k]].res;
+            store[t].n_res = m;
+        }
+        for (int i = 0; i < s->n_objs; i++) obj_reset_state(&s->objs[i]);
+        reset_window(s);
+    }
+    /* forward pass */
+    for (int64_t t = 0; t < s->F; t++) {
+        if ((rc = load_frame(s, t, err)) < 0) goto done;
+        if (s->opt.auto_detect && s->opt.redetect_every > 0 && t > 0 && t % s->opt.redetect_every == 0) {
+            if ((rc = auto_detect(s, t, 0, err)) < 0) goto done;
+            if (s->n_objs + 1 > cap_which) {
+                cap_which = s->n_objs + 16;
+                int *w2 = realloc(which, sizeof(int) * (size_t)cap_which);
+                if (w2) which = w2;
+                sm_object_result *r2 = realloc(results, sizeof *results * (size_t)cap_which);
+                if (r2) results = r2;
+                if (!w2 || !r2) {
+                    rc = sm_error_set(err, SM_ENOMEM, "session: out of memory");
+                    goto done;
+                }
+            }
+        }
+        int n = 0;
+        for (int i = 0; i < s->n_objs; i++)
+            if (s->objs[i].first_frame <= t) which[n++] = i;
+        if ((rc = process_frame(s, t, which, n, err)) < 0) goto done;
+        compose(s, which, n, 1);
+        int nr = 0;
+        for (int k = 0; k < n; k++) results[nr++] = s->objs[which[k]].res;
+        if (store && t < Fb) {
+            rle_frame *f = &store[t];
+            for (int r = 0; r < f->n_runs; r++) {
+                uint16_t *p = s->labels + f->runs[3 * r];
+                for (uint32_t j = 0; j < f->runs[3 * r + 1]; j++)
+                    if (!p[j]) p[j] = (uint16_t)f->runs[3 * r + 2];
+            }
+            for (int k = 0; k < f->n_res && nr < cap_which; k++) results[nr++] = f->res[k];
+            free(f->runs), free(f->res);
+            f->runs = NULL, f->res = NULL;
+        }
+        /* results in id order */
+        for (int a = 1; a < nr; a++) {
+            sm_object_result r = results[a];
+            int b = a - 1;
+            while (b >= 0 && results[b].id > r.id) results[b + 1] = results[b], b--;
+            results[b + 1] = r;
+        }
+        sm_frame_result fr = {.frame = t, .width = s->W, .height = s->H, .labels = s->labels,
+                              .n_objects = nr, .objects = results};
+        if (cb && cb(&fr, user)) {
+            rc = sm_error_set(err, SM_ECANCELLED, "segment: stopped at frame %lld", (long long)t);
+            goto done;
+        }
+    }
+done:
+    if (store) {
+        for (int64_t t = 0; t < Fb; t++) free(store[t].runs), free(store[t].res);
+        free(store);
+    }
+    free(which);
+    free(results);
+    return rc;
+}
