@@ -391,42 +391,31 @@ static int dm_open(const char *path, sm_video_info *info, void **out, sm_error *
     p->little = (int)order;
     if ((rc = dm_parse_group(p, 0)) < 0) goto fail;
 
-    /* The largest complete image of a supported type. */
+    /* The largest image (ImageList.0 is usually a small thumbnail); it must be readable, we never fall back
+     * to the thumbnail. */
     int best = -1;
-    uint64_t best_px = 0;
-    for (int k = 0; k < DM_MAX_IMAGES; k++) {
-        dm_image *im = &p->images[k];
-        sm_raw_type t;
-        if (!im->has_data || !im->has_type || (im->ndims != 2 && im->ndims != 3) || !dm_type(im->data_type, &t))
-            continue;
-        int64_t frames = im->ndims == 3 ? im->dims[2] : 1;
-        if (im->dims[0] <= 0 || im->dims[1] <= 0 || frames <= 0 || im->dims[0] > DM_MAX_DIM ||
-            im->dims[1] > DM_MAX_DIM || (uint64_t)frames > p->size)
-            continue;
-        uint64_t px = (uint64_t)im->dims[0] * (uint64_t)im->dims[1] * (uint64_t)frames;
-        if (px > p->size || px * sm_raw_size(t) != im->data_bytes) continue;   /* data must match its shape */
-        if (px > best_px) {
-            best_px = px;
-            best = k;
-        }
-    }
+    for (int k = 0; k < DM_MAX_IMAGES; k++)
+        if (p->images[k].has_data && (best < 0 || p->images[k].data_bytes > p->images[best].data_bytes)) best = k;
     if (best < 0) {
-        int unsupported = 0;
-        for (int k = 0; k < DM_MAX_IMAGES; k++) {
-            sm_raw_type t;
-            if (p->images[k].has_data && p->images[k].has_type && !dm_type(p->images[k].data_type, &t))
-                unsupported = p->images[k].data_type;
-        }
-        if (unsupported)
-            rc = sm_error_set(err, SM_EFORMAT, "%s: DM image data type %d (complex or RGB) not supported", path,
-                              unsupported);
-        else
-            rc = sm_error_set(err, SM_EFORMAT, "%s: DM file holds no 2-D or 3-D image whose data matches its "
-                              "dimensions", path);
+        rc = sm_error_set(err, SM_EFORMAT, "%s: DM file holds no image data", path);
         goto fail;
     }
     dm_image *im = &p->images[best];
-    dm_type(im->data_type, &m->type);
+    if (!im->has_type || !dm_type(im->data_type, &m->type)) {
+        rc = sm_error_set(err, SM_EFORMAT, "%s: DM image data type %d not supported (complex, RGB or unknown)", path,
+                          im->has_type ? im->data_type : -1);
+        goto fail;
+    }
+    int64_t frames = im->ndims == 3 ? im->dims[2] : 1;
+    if ((im->ndims != 2 && im->ndims != 3) || im->dims[0] <= 0 || im->dims[1] <= 0 || frames <= 0 ||
+        im->dims[0] > DM_MAX_DIM || im->dims[1] > DM_MAX_DIM ||
+        im->data_bytes % ((uint64_t)im->dims[0] * (uint64_t)im->dims[1] * sm_raw_size(m->type)) != 0 ||
+        im->data_bytes / ((uint64_t)im->dims[0] * (uint64_t)im->dims[1] * sm_raw_size(m->type)) != (uint64_t)frames) {
+        rc = sm_error_set(err, SM_EFORMAT, "%s: DM image dimensions (%d of them: %lld x %lld x %lld) do not match "
+                          "its %llu bytes of data", path, im->ndims, (long long)im->dims[0], (long long)im->dims[1],
+                          (long long)(im->ndims == 3 ? im->dims[2] : 1), (unsigned long long)im->data_bytes);
+        goto fail;
+    }
     m->little = p->little;
     m->offset = im->data_offset;
     if ((rc = sm_size_mul(&m->frame_bytes, (size_t)im->dims[0], (size_t)im->dims[1], sm_raw_size(m->type), path,
