@@ -37,6 +37,7 @@ typedef struct sm_video_info {
     int is_float;             /* stored samples are floating point */
     double pixel_size_nm;     /* nm per px; 0 when the file does not say */
     double frame_interval_s;  /* s between frames; 0 when the file does not say */
+    int is_signed;            /* stored integer samples are signed (int8/int16/int32) */
 } sm_video_info;
 
 /* Opens path; on failure *out is NULL and err says why ("x.tif: not a TIFF file"). */

@@ -3,12 +3,14 @@
  * into place only when complete, plus an in-memory JPEG round trip that gives a frame JPEG block artefacts.
  *
  * Left out: compression in TIFF stacks (uncompressed pages read fastest and ImageJ opens them directly),
- * colour JPEG, PNG with alpha. Specs: TIFF 6.0 and BigTIFF (via libtiff); ImageJ's TIFF conventions
- * (ImageDescription "ImageJ=...\nimages=N\nframes=N\nunit=nm\nfinterval=s\n", XResolution/YResolution =
- * pixels per unit, ResolutionUnit none); PNG (ISO/IEC 15948, via libpng); JPEG (ITU T.81, via libjpeg).
- * libtiff, libpng and libjpeg never print here: their messages are captured into sm_error.
+ * colour JPEG, PNG with alpha. Specs: TIFF 6.0 and BigTIFF (libtiff.org/bigtiffdesign), encoded here (see
+ * the writer's comment for why not with libtiff); ImageJ's TIFF conventions (ImageDescription
+ * "ImageJ=...\nimages=N\nframes=N\nunit=nm\nfinterval=s\n", XResolution/YResolution = pixels per unit,
+ * ResolutionUnit none); PNG (ISO/IEC 15948, via libpng); JPEG (ITU T.81, via libjpeg).
+ * libpng and libjpeg never print here: their messages are captured into sm_error.
  */
 #include <errno.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,53 +20,50 @@
 
 #include <jpeglib.h>
 #include <png.h>
-#include <tiffio.h>
 
 #include "samem/io.h"
 
 /* ================================================================ TIFF stack writer */
 
+/* Our own TIFF writer (little-endian, uncompressed, one sample per pixel) rather than libtiff's, because
+ * of the layout: libtiff interleaves each page's pixels with its IFD, while ImageJ and tifffile expect an
+ * ImageJ stack's pixels to lie contiguously (tifffile reads a stack whose second IFD lies past the end of
+ * the first page's data plus images*frame bytes as one contiguous block). So, as ImageJ does, frames are
+ * streamed one after the other right after the header, and at commit the description, the shared
+ * resolution values and every IFD are appended, and the header is patched to point at the first IFD.
+ * File: header | frame 0 | frame 1 | ... | description, software, resolution | per frame: [strip arrays] IFD. */
+
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the TIFF writer writes native little-endian samples"
+#endif
+
 struct sm_tiff_writer {
-    TIFF *tif;
-    char path[4096];          /* final path */
-    char tmp[4096];           /* temporary path beside it */
+    sm_atomic_file file;
     int width, height;        /* px */
     sm_sample_type type;
-    int64_t frames_hint;      /* frames announced in the ImageJ description (0: unknown) */
+    int big;                  /* BigTIFF: 8-byte offsets */
     int64_t written;          /* frames written so far */
     double pixel_size_nm;     /* nm per px, 0 unknown */
     double frame_interval_s;  /* s, 0 unknown */
     size_t frame_bytes;       /* bytes of one frame */
-    char tiff_msg[256];       /* last message libtiff reported */
+    uint32_t rows_per_strip;  /* rows; strips of at most 64 MiB */
+    uint32_t strips;          /* strips per frame */
 };
-
-static int writer_tiff_handler(TIFF *tif, void *user, const char *module, const char *fmt, va_list ap) {
-    (void)tif;
-    (void)module;
-    sm_tiff_writer *w = user;
-    if (w) vsnprintf(w->tiff_msg, sizeof w->tiff_msg, fmt, ap);
-    return 1; /* handled: libtiff does not call its global (printing) handlers */
-}
-
-static int writer_tiff_quiet(TIFF *tif, void *user, const char *module, const char *fmt, va_list ap) {
-    (void)tif; (void)user; (void)module; (void)fmt; (void)ap;
-    return 1;
-}
 
 static int sample_bytes(sm_sample_type t) { return t == SM_SAMPLE_U8 ? 1 : t == SM_SAMPLE_U16 ? 2 : 4; }
 
-/* The ImageJ description; frames <= 0 leaves out the image count. */
+/* The ImageJ description for `frames` frames. */
 static void imagej_description(char *buf, size_t size, int64_t frames, double pixel_size_nm, double interval_s) {
     size_t n = 0;
-    n += (size_t)snprintf(buf + n, size - n, "ImageJ=1.11a\n");
-    if (frames > 0) {
-        n += (size_t)snprintf(buf + n, size - n, "images=%lld\n", (long long)frames);
-        if (frames > 1) n += (size_t)snprintf(buf + n, size - n, "frames=%lld\n", (long long)frames);
-    }
+    n += (size_t)snprintf(buf + n, size - n, "ImageJ=1.11a\nimages=%lld\n", (long long)frames);
+    if (frames > 1) n += (size_t)snprintf(buf + n, size - n, "frames=%lld\n", (long long)frames);
     if (pixel_size_nm > 0) n += (size_t)snprintf(buf + n, size - n, "unit=nm\n");
     if (interval_s > 0) n += (size_t)snprintf(buf + n, size - n, "finterval=%.9g\n", interval_s);
     if (frames > 1) snprintf(buf + n, size - n, "loop=false\n");
 }
+
+/* Largest classic TIFF we write: 4 GiB less room for the IFDs. */
+static uint64_t classic_limit(void) { return ((uint64_t)4 << 30) - ((uint64_t)16 << 20); }
 
 int sm_tiff_writer_open(sm_tiff_writer **out, const char *path, int width, int height, sm_sample_type type,
                         int64_t frames_hint, double pixel_size_nm, double frame_interval_s, sm_error *err) {
@@ -77,39 +76,30 @@ int sm_tiff_writer_open(sm_tiff_writer **out, const char *path, int width, int h
     if (rc < 0) return rc;
     sm_tiff_writer *w = calloc(1, sizeof *w);
     if (!w) return sm_error_set(err, SM_ENOMEM, "%s: out of memory", path);
-    if (strlen(path) >= sizeof w->path) {
-        free(w);
-        return sm_error_set(err, SM_EINVAL, "%s: path too long", path);
-    }
-    strcpy(w->path, path);
-    rc = sm_atomic_temp_path(w->tmp, sizeof w->tmp, path, err);
+    w->width = width;
+    w->height = height;
+    w->type = type;
+    w->pixel_size_nm = pixel_size_nm > 0 && isfinite(pixel_size_nm) ? pixel_size_nm : 0;
+    w->frame_interval_s = frame_interval_s > 0 && isfinite(frame_interval_s) ? frame_interval_s : 0;
+    w->frame_bytes = frame_bytes;
+    size_t row_bytes = (size_t)width * (size_t)sample_bytes(type);
+    size_t rows = ((size_t)64 << 20) / row_bytes;
+    w->rows_per_strip = (uint32_t)(rows < 1 ? 1 : rows > (size_t)height ? (size_t)height : rows);
+    w->strips = (uint32_t)((height + w->rows_per_strip - 1) / w->rows_per_strip);
+    unsigned __int128 total = (unsigned __int128)frame_bytes * (uint64_t)frames_hint;
+    w->big = frames_hint == 0 || total > classic_limit();
+    rc = sm_atomic_open(&w->file, path, err);
     if (rc < 0) {
         free(w);
         return rc;
     }
-    w->width = width;
-    w->height = height;
-    w->type = type;
-    w->frames_hint = frames_hint;
-    w->pixel_size_nm = pixel_size_nm > 0 ? pixel_size_nm : 0;
-    w->frame_interval_s = frame_interval_s > 0 ? frame_interval_s : 0;
-    w->frame_bytes = frame_bytes;
-    /* Classic TIFF addresses 4 GiB; leave a margin for directories. */
-    unsigned __int128 total = (unsigned __int128)frame_bytes * (uint64_t)(frames_hint > 0 ? frames_hint : 0);
-    int big = frames_hint == 0 || total > ((unsigned __int128)4 << 30) - ((unsigned __int128)64 << 20);
-    TIFFOpenOptions *opts = TIFFOpenOptionsAlloc();
-    if (!opts) {
-        free(w);
-        return sm_error_set(err, SM_ENOMEM, "%s: out of memory", path);
-    }
-    TIFFOpenOptionsSetErrorHandlerExtR(opts, writer_tiff_handler, w);
-    TIFFOpenOptionsSetWarningHandlerExtR(opts, writer_tiff_quiet, NULL);
-    w->tif = TIFFOpenExt(w->tmp, big ? "w8" : "w", opts);
-    TIFFOpenOptionsFree(opts);
-    if (!w->tif) {
-        int e = errno;
-        unlink(w->tmp);
-        rc = sm_error_set(err, SM_EIO, "%s: cannot write: %s", path, w->tiff_msg[0] ? w->tiff_msg : strerror(e));
+    setvbuf(w->file.fp, NULL, _IOFBF, 1 << 20);
+    /* header; the first IFD's offset is patched at commit */
+    static const uint8_t classic[8] = {'I', 'I', 42, 0, 0, 0, 0, 0};
+    static const uint8_t big[16] = {'I', 'I', 43, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    if (fwrite(w->big ? big : classic, 1, w->big ? 16 : 8, w->file.fp) != (w->big ? 16u : 8u)) {
+        rc = sm_error_set(err, SM_EIO, "%s: cannot write: %s", path, strerror(errno));
+        sm_atomic_abort(&w->file);
         free(w);
         return rc;
     }
@@ -118,89 +108,169 @@ int sm_tiff_writer_open(sm_tiff_writer **out, const char *path, int width, int h
 }
 
 int sm_tiff_writer_write(sm_tiff_writer *w, const void *data, sm_error *err) {
-    TIFF *tif = w->tif;
-    uint16_t bits = (uint16_t)(8 * sample_bytes(w->type));
-    uint16_t fmt = w->type == SM_SAMPLE_F32 ? SAMPLEFORMAT_IEEEFP : SAMPLEFORMAT_UINT;
-    size_t row_bytes = (size_t)w->width * (size_t)sample_bytes(w->type);
-    /* Strips of at most 64 MiB; a 1024x1024 frame is one strip. */
-    size_t rows = ((size_t)64 << 20) / row_bytes;
-    if (rows < 1) rows = 1;
-    if (rows > (size_t)w->height) rows = (size_t)w->height;
-    int ok = TIFFSetField(tif, TIFFTAG_SUBFILETYPE, 0) && TIFFSetField(tif, TIFFTAG_IMAGEWIDTH, (uint32_t)w->width) &&
-             TIFFSetField(tif, TIFFTAG_IMAGELENGTH, (uint32_t)w->height) &&
-             TIFFSetField(tif, TIFFTAG_BITSPERSAMPLE, bits) && TIFFSetField(tif, TIFFTAG_SAMPLESPERPIXEL, 1) &&
-             TIFFSetField(tif, TIFFTAG_SAMPLEFORMAT, fmt) &&
-             TIFFSetField(tif, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_MINISBLACK) &&
-             TIFFSetField(tif, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG) &&
-             TIFFSetField(tif, TIFFTAG_COMPRESSION, COMPRESSION_NONE) &&
-             TIFFSetField(tif, TIFFTAG_ROWSPERSTRIP, (uint32_t)rows);
-    if (ok && w->pixel_size_nm > 0) {
-        double ppu = 1.0 / w->pixel_size_nm; /* px per nm */
-        ok = TIFFSetField(tif, TIFFTAG_XRESOLUTION, ppu) && TIFFSetField(tif, TIFFTAG_YRESOLUTION, ppu) &&
-             TIFFSetField(tif, TIFFTAG_RESOLUTIONUNIT, RESUNIT_NONE);
-    }
-    if (ok && w->written == 0) {
-        char desc[512];
-        imagej_description(desc, sizeof desc, w->frames_hint, w->pixel_size_nm, w->frame_interval_s);
-        ok = TIFFSetField(tif, TIFFTAG_IMAGEDESCRIPTION, desc) && TIFFSetField(tif, TIFFTAG_SOFTWARE, "samem");
-    }
-    if (!ok) return sm_error_set(err, SM_EIO, "%s: cannot set TIFF tags: %s", w->path, w->tiff_msg);
-    const uint8_t *p = data;
-    uint32_t strip = 0;
-    for (size_t y = 0; y < (size_t)w->height; y += rows, strip++) {
-        size_t n = rows;
-        if (y + n > (size_t)w->height) n = (size_t)w->height - y;
-        /* libtiff only modifies the buffer when it must byte-swap or apply a predictor; we write native
-         * byte order without predictor, so the caller's data stays untouched. */
-        if (TIFFWriteEncodedStrip(tif, strip, (void *)(p + y * row_bytes), (tmsize_t)(n * row_bytes)) < 0)
-            return sm_error_set(err, SM_EIO, "%s: frame %lld: write failed: %s", w->path, (long long)w->written,
-                                w->tiff_msg[0] ? w->tiff_msg : strerror(errno));
-    }
-    if (!TIFFWriteDirectory(tif))
-        return sm_error_set(err, SM_EIO, "%s: frame %lld: write failed: %s", w->path, (long long)w->written,
-                            w->tiff_msg[0] ? w->tiff_msg : strerror(errno));
+    uint64_t end = (uint64_t)(w->big ? 16 : 8) + (uint64_t)(w->written + 1) * w->frame_bytes;
+    if (!w->big && end > classic_limit())
+        return sm_error_set(err, SM_EINVAL, "%s: frame %lld passes the 4 GiB of a classic TIFF (announce the frame count)",
+                            w->file.path, (long long)w->written);
+    if (fwrite(data, 1, w->frame_bytes, w->file.fp) != w->frame_bytes)
+        return sm_error_set(err, SM_EIO, "%s: frame %lld: write failed: %s", w->file.path, (long long)w->written,
+                            strerror(errno));
     w->written++;
     return 0;
 }
 
-/* The first page's description still announces frames_hint images: rewrite it with the true count. */
-static int fix_description(sm_tiff_writer *w, sm_error *err) {
-    char desc[512];
-    imagej_description(desc, sizeof desc, w->written, w->pixel_size_nm, w->frame_interval_s);
-    if (!TIFFSetDirectory(w->tif, 0) || !TIFFSetField(w->tif, TIFFTAG_IMAGEDESCRIPTION, desc) ||
-        !TIFFRewriteDirectory(w->tif))
-        return sm_error_set(err, SM_EIO, "%s: cannot update the ImageJ description: %s", w->path, w->tiff_msg);
-    return 0;
+/* ---- the IFD encoder */
+
+enum { T_ASCII = 2, T_SHORT = 3, T_LONG = 4, T_RATIONAL = 5, T_LONG8 = 16 };
+
+typedef struct ifd_entry {
+    uint16_t tag, type;
+    uint64_t count;
+    uint64_t value; /* inline value, or offset of out-of-line data */
+} ifd_entry;
+
+static void put_le(uint8_t *b, uint64_t v, int bytes) {
+    for (int k = 0; k < bytes; k++) b[k] = (uint8_t)(v >> (8 * k));
+}
+
+static int write_le(FILE *fp, uint64_t v, int bytes) {
+    uint8_t b[8];
+    put_le(b, v, bytes);
+    return fwrite(b, 1, (size_t)bytes, fp) == (size_t)bytes ? 0 : -1;
+}
+
+/* Writes one IFD with n entries (sorted by tag) and the next-IFD offset. */
+static int write_ifd(FILE *fp, int big, const ifd_entry *e, int n, uint64_t next) {
+    int ob = big ? 8 : 4;
+    if (write_le(fp, (uint64_t)n, big ? 8 : 2) < 0) return -1;
+    for (int k = 0; k < n; k++) {
+        uint8_t b[20] = {0};
+        put_le(b, e[k].tag, 2);
+        put_le(b + 2, e[k].type, 2);
+        put_le(b + 4, e[k].count, ob);
+        int tsize = e[k].type == T_SHORT ? 2 : (e[k].type == T_LONG ? 4 : (e[k].type == T_ASCII ? 1 : 8));
+        if (e[k].count * (uint64_t)tsize <= (uint64_t)ob && e[k].type != T_RATIONAL && e[k].type != T_ASCII)
+            put_le(b + 4 + ob, e[k].value, tsize); /* inline, left-justified */
+        else
+            put_le(b + 4 + ob, e[k].value, ob);
+        if (fwrite(b, 1, (size_t)(4 + 2 * ob), fp) != (size_t)(4 + 2 * ob)) return -1;
+    }
+    return write_le(fp, next, ob);
+}
+
+/* pixels per nm as a TIFF rational num/den */
+static void to_rational(double v, uint32_t *num, uint32_t *den) {
+    double d = 1e9;
+    while (d > 1 && v * d >= 4294967295.0) d /= 10;
+    double nmr = floor(v * d + 0.5);
+    if (nmr < 1) nmr = 1;
+    if (nmr > 4294967295.0) nmr = 4294967295.0;
+    *num = (uint32_t)nmr;
+    *den = (uint32_t)d;
 }
 
 int sm_tiff_writer_commit(sm_tiff_writer *w, sm_error *err) {
     if (!w) return sm_error_set(err, SM_EINTERNAL, "TIFF writer: NULL");
-    int rc = 0;
-    if (w->written == 0) rc = sm_error_set(err, SM_EINVAL, "%s: no frames written", w->path);
-    if (rc == 0 && w->written != w->frames_hint) rc = fix_description(w, err);
-    if (rc == 0) {
-        TIFFFlush(w->tif);
-        if (w->tiff_msg[0]) rc = sm_error_set(err, SM_EIO, "%s: write failed: %s", w->path, w->tiff_msg);
+    FILE *fp = w->file.fp;
+    int big = w->big, ob = big ? 8 : 4, rc = 0;
+    if (w->written == 0) {
+        rc = sm_error_set(err, SM_EINVAL, "%s: no frames written", w->file.path);
+        goto fail;
     }
-    TIFFClose(w->tif);
-    w->tif = NULL;
-    if (rc == 0 && w->tiff_msg[0]) rc = sm_error_set(err, SM_EIO, "%s: write failed: %s", w->path, w->tiff_msg);
-    if (rc == 0) {
-        /* libtiff closes with close(2) only; fsync the data before the rename makes it visible. */
-        FILE *fp = fopen(w->tmp, "rb+");
-        if (!fp || fsync(fileno(fp)) != 0) rc = sm_error_set(err, SM_EIO, "%s: write failed: %s", w->path, strerror(errno));
-        if (fp) fclose(fp);
+    char desc[512];
+    imagej_description(desc, sizeof desc, w->written, w->pixel_size_nm, w->frame_interval_s);
+    static const char software[] = "samem";
+    uint64_t header = big ? 16 : 8;
+    uint64_t pos = header + (uint64_t)w->written * w->frame_bytes;
+    int failed = 0;
+    if (pos & 1) failed |= fputc(0, fp) == EOF, pos++; /* IFDs and values on word boundaries */
+    /* shared out-of-line values: description, software, resolution */
+    uint64_t desc_off = pos, desc_len = strlen(desc) + 1;
+    failed |= fwrite(desc, 1, desc_len, fp) != desc_len;
+    pos += desc_len;
+    uint64_t soft_off = pos;
+    failed |= fwrite(software, 1, sizeof software, fp) != sizeof software;
+    pos += sizeof software;
+    if (pos & 1) failed |= fputc(0, fp) == EOF, pos++;
+    uint64_t res_off = pos, res_value = 0;
+    int has_res = w->pixel_size_nm > 0;
+    if (has_res) {
+        uint32_t num, den;
+        to_rational(1.0 / w->pixel_size_nm, &num, &den);
+        failed |= write_le(fp, num, 4) < 0 || write_le(fp, den, 4) < 0;
+        pos += 8;
+        /* in BigTIFF an 8-byte rational fits inline */
+        res_value = big ? ((uint64_t)den << 32 | num) : res_off;
     }
-    if (rc == 0) rc = sm_atomic_rename(w->tmp, w->path, err);
-    else unlink(w->tmp);
+    /* per frame: [strip offsets][strip byte counts] (only when more than one strip) then the IFD */
+    int array_type = big ? T_LONG8 : T_LONG;
+    uint64_t arrays = w->strips > 1 ? 2 * (uint64_t)w->strips * (uint64_t)ob : 0;
+    size_t row_bytes = (size_t)w->width * (size_t)sample_bytes(w->type);
+    uint64_t strip_bytes = (uint64_t)row_bytes * w->rows_per_strip;
+    uint64_t last_strip = w->frame_bytes - strip_bytes * (w->strips - 1);
+    ifd_entry e[20];
+    uint64_t first_ifd = 0;
+    for (int64_t i = 0; i < w->written && !failed; i++) {
+        uint64_t data = header + (uint64_t)i * w->frame_bytes;
+        uint64_t arrays_off = pos;
+        if (w->strips > 1) {
+            for (uint32_t s = 0; s < w->strips; s++) failed |= write_le(fp, data + s * strip_bytes, ob) < 0;
+            for (uint32_t s = 0; s < w->strips; s++)
+                failed |= write_le(fp, s + 1 < w->strips ? strip_bytes : last_strip, ob) < 0;
+            pos += arrays;
+        }
+        int n = 0;
+        e[n++] = (ifd_entry){254, T_LONG, 1, 0};
+        e[n++] = (ifd_entry){256, T_LONG, 1, (uint64_t)w->width};
+        e[n++] = (ifd_entry){257, T_LONG, 1, (uint64_t)w->height};
+        e[n++] = (ifd_entry){258, T_SHORT, 1, (uint64_t)(8 * sample_bytes(w->type))};
+        e[n++] = (ifd_entry){259, T_SHORT, 1, 1};  /* no compression */
+        e[n++] = (ifd_entry){262, T_SHORT, 1, 1};  /* min-is-black */
+        if (i == 0) e[n++] = (ifd_entry){270, T_ASCII, desc_len, desc_off};
+        e[n++] = (ifd_entry){273, (uint16_t)array_type, w->strips, w->strips > 1 ? arrays_off : data};
+        e[n++] = (ifd_entry){277, T_SHORT, 1, 1};
+        e[n++] = (ifd_entry){278, T_LONG, 1, w->rows_per_strip};
+        e[n++] = (ifd_entry){279, (uint16_t)array_type, w->strips,
+                             w->strips > 1 ? arrays_off + arrays / 2 : w->frame_bytes};
+        if (has_res) {
+            e[n++] = (ifd_entry){282, T_RATIONAL, 1, res_value};
+            e[n++] = (ifd_entry){283, T_RATIONAL, 1, res_value};
+        }
+        e[n++] = (ifd_entry){284, T_SHORT, 1, 1}; /* contiguous samples */
+        if (has_res) e[n++] = (ifd_entry){296, T_SHORT, 1, 1}; /* resolution unit: none (ImageJ's "unit=") */
+        if (i == 0) e[n++] = (ifd_entry){305, T_ASCII, sizeof software, soft_off};
+        e[n++] = (ifd_entry){339, T_SHORT, 1, w->type == SM_SAMPLE_F32 ? 3 : 1};
+        uint64_t ifd_size = (uint64_t)(big ? 8 : 2) + (uint64_t)n * (uint64_t)(big ? 20 : 12) + (uint64_t)ob;
+        uint64_t next = 0;
+        if (i + 1 < w->written) next = pos + ifd_size + arrays;
+        if (i == 0) first_ifd = pos;
+        failed |= write_ifd(fp, big, e, n, next) < 0;
+        pos += ifd_size;
+    }
+    if (!big && pos > ((uint64_t)4 << 30) - 1) {
+        rc = sm_error_set(err, SM_EINVAL, "%s: passes the 4 GiB of a classic TIFF", w->file.path);
+        goto fail;
+    }
+    if (!failed) {
+        failed |= fseeko(fp, big ? 8 : 4, SEEK_SET) != 0;
+        failed |= write_le(fp, first_ifd, ob) < 0;
+    }
+    if (failed) {
+        rc = sm_error_set(err, SM_EIO, "%s: write failed: %s", w->file.path, strerror(errno));
+        goto fail;
+    }
+    rc = sm_atomic_commit(&w->file, err);
+    free(w);
+    return rc;
+fail:
+    sm_atomic_abort(&w->file);
     free(w);
     return rc;
 }
 
 void sm_tiff_writer_abort(sm_tiff_writer *w) {
     if (!w) return;
-    if (w->tif) TIFFClose(w->tif);
-    unlink(w->tmp);
+    sm_atomic_abort(&w->file);
     free(w);
 }
 

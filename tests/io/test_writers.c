@@ -277,7 +277,81 @@ static void test_jpeg(void) {
     SM_CHECK("round trip: quality 0 refused", sm_jpeg_roundtrip_gray(rt, W, H, 0, &err) == SM_EINVAL);
 }
 
+static int have_tifffile(void) {
+    return access("/usr/bin/python3", X_OK) == 0 &&
+           sm_test_system("/usr/bin/python3 -c 'import tifffile' 2>/dev/null") == 0;
+}
+
+/* Small frames are where an interleaved layout breaks tifffile's contiguous ImageJ reading. */
+static void test_tiff_small_and_big_layouts(void) {
+    char path[2048], cmd[4400];
+    sm_error err = {0};
+    sm_tiff_writer *w;
+    uint8_t px[6] = {1, 2, 3, 4, 5, 6};
+    sm_test_tmp_path(path, sizeof path, "tiny.tif");
+    int rc = sm_tiff_writer_open(&w, path, 3, 2, SM_SAMPLE_U8, 2, 0, 0, &err);
+    for (int k = 0; k < 2 && rc == 0; k++) {
+        for (int i = 0; i < 6; i++) px[i] = (uint8_t)(10 * k + i);
+        rc = sm_tiff_writer_write(w, px, &err);
+    }
+    if (rc == 0) rc = sm_tiff_writer_commit(w, &err);
+    SM_CHECKF("tiny 2-frame stack written", rc == 0, "%s", err.msg);
+    if (have_tifffile()) {
+        snprintf(cmd, sizeof cmd,
+                 "/usr/bin/python3 -c \"import tifffile,numpy as np,sys\n"
+                 "a=tifffile.imread('%s'); e=np.array([[[0,1,2],[3,4,5]],[[10,11,12],[13,14,15]]])\n"
+                 "sys.exit(0 if a.shape==(2,2,3) and (a==e).all() else 1)\"", path);
+        SM_CHECK("tifffile reads a tiny 2-frame stack exactly", sm_test_system(cmd) == 0);
+    }
+    /* BigTIFF (unknown count) with float samples and metadata, read by tifffile */
+    sm_test_tmp_path(path, sizeof path, "bigf.tif");
+    float f[4 * 3];
+    rc = sm_tiff_writer_open(&w, path, 4, 3, SM_SAMPLE_F32, 0, 0.1, 0.002, &err);
+    for (int k = 0; k < 3 && rc == 0; k++) {
+        for (int i = 0; i < 12; i++) f[i] = (float)(k * 100 + i) - 0.5f;
+        rc = sm_tiff_writer_write(w, f, &err);
+    }
+    if (rc == 0) rc = sm_tiff_writer_commit(w, &err);
+    SM_CHECKF("BigTIFF float stack written", rc == 0, "%s", err.msg);
+    if (have_tifffile()) {
+        snprintf(cmd, sizeof cmd,
+                 "/usr/bin/python3 -c \"import tifffile,numpy as np,sys\n"
+                 "t=tifffile.TiffFile('%s'); a=t.asarray(); m=t.imagej_metadata\n"
+                 "x=t.pages[0].tags['XResolution'].value\n"
+                 "e=(np.arange(3)[:,None,None]*100+np.arange(12).reshape(3,4)[None]-0.5).astype(np.float32)\n"
+                 "sys.exit(0 if t.is_bigtiff and a.dtype==np.float32 and (a==e).all() and m['images']==3"
+                 " and abs(m['finterval']-0.002)<1e-12 and abs(x[1]/x[0]-0.1)<1e-6 else 1)\"", path);
+        SM_CHECK("tifffile reads the BigTIFF float stack, values and metadata exactly", sm_test_system(cmd) == 0);
+    }
+    /* a frame over 64 MiB is cut into several strips: 8192 x 4100 px x 2 bytes */
+    enum { BW = 8192, BH = 4100 };
+    uint16_t *big = malloc((size_t)BW * BH * 2);
+    if (!big) return;
+    for (size_t i = 0; i < (size_t)BW * BH; i++) big[i] = (uint16_t)(i * 2654435761u >> 16);
+    sm_test_tmp_path(path, sizeof path, "strips.tif");
+    rc = sm_tiff_writer_open(&w, path, BW, BH, SM_SAMPLE_U16, 1, 0, 0, &err);
+    if (rc == 0) rc = sm_tiff_writer_write(w, big, &err);
+    if (rc == 0) rc = sm_tiff_writer_commit(w, &err);
+    SM_CHECKF("66 MB frame written", rc == 0, "%s", err.msg);
+    TIFF *t = TIFFOpen(path, "r");
+    int bad = !t;
+    if (t) {
+        bad += TIFFNumberOfStrips(t) < 2;
+        uint16_t *row = malloc(BW * 2);
+        for (uint32_t y = 0; y < BH; y += 97) {
+            TIFFReadScanline(t, row, y, 0);
+            for (int x = 0; x < BW; x++) bad += row[x] != big[(size_t)y * BW + (size_t)x];
+        }
+        free(row);
+        TIFFClose(t);
+    }
+    SM_CHECKF("libtiff reads the multi-strip frame exactly", !bad, "%d", bad);
+    unlink(path);
+    free(big);
+}
+
 int main(void) {
+    test_tiff_small_and_big_layouts();
     test_tiff_u16();
     test_tiff_f32_u8_and_count_fix();
     test_png();
