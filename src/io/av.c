@@ -44,6 +44,7 @@ typedef struct av_priv {
     int64_t cur;             /* index of the frame in `frame`, -1 if none */
     int64_t seq;             /* index counter for frames without timestamps */
     int eof;                 /* demuxer and decoder drained since the last seek */
+    int calibrated;          /* start has been set from the first decoded frame */
 } av_priv;
 
 static int av_probe(const uint8_t *head, size_t n, const char *path, int is_dir) {
@@ -248,6 +249,16 @@ static int av_to_gray(av_priv *a, const sm_video_info *info, float *out, sm_erro
 
 static int av_read_frame_i(void *pv, const sm_video_info *info, int64_t i, float *out, sm_error *err) {
     av_priv *a = pv;
+    if (!a->calibrated) {
+        /* Frame 0 is the first frame the decoder puts out. Its timestamp, not the container's start time,
+         * anchors the index: AVI with B-frames, for one, stamps its first frame 1 because of decoder delay. */
+        int r = av_seek(a, 0);
+        if (r >= 0) r = av_decode_next(a);
+        if (r < 0) return av_fail(err, SM_EFORMAT, a->path, "cannot decode the first frame", r);
+        if (a->frame->best_effort_timestamp != AV_NOPTS_VALUE) a->start = a->frame->best_effort_timestamp;
+        a->cur = a->seq = 0;
+        a->calibrated = 1;
+    }
     if (a->cur != i) {
         int r;
         if (a->cur < 0 || i < a->cur || i - a->cur > AV_FORWARD_DECODE_MAX) {
