@@ -8,10 +8,12 @@
 /* One line per subcommand; each lives in src/cli/cmd_<name>.c. */
 extern const sm_command sm_cmd_info;
 extern const sm_command sm_cmd_convert;
+extern const sm_command sm_cmd_segment;
 
 static const sm_command *const commands[] = {
     &sm_cmd_info,
     &sm_cmd_convert,
+    &sm_cmd_segment,
     NULL,
 };
 
