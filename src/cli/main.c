@@ -9,11 +9,15 @@
 extern const sm_command sm_cmd_info;
 extern const sm_command sm_cmd_convert;
 extern const sm_command sm_cmd_segment;
+extern const sm_command sm_cmd_track;
+extern const sm_command sm_cmd_eval;
 
 static const sm_command *const commands[] = {
     &sm_cmd_info,
     &sm_cmd_convert,
     &sm_cmd_segment,
+    &sm_cmd_track,
+    &sm_cmd_eval,
     NULL,
 };
 
