@@ -154,7 +154,8 @@ static void build(dmw *d, int v4, int little, int dtype, double scale, const uin
     image(d, 6, 8, 6, 1, 1, px, 2, 0, px, 0);   /* thumbnail: 8x6 uint8 */
     image(d, dtype, W, H, N, scale, unit, unit_len, tscale, tunit, tunit_len);
     entry_end(d, list);
-    b_uint(&d->b, 0, v4 ? 16 : 8, 0);   /* end padding */
+    b_uint(&d->b, 0, 8, 0);   /* end padding: 8 zero bytes in DM3, 16 in DM4 */
+    if (v4) b_uint(&d->b, 0, 8, 0);
     b_set_uint(&d->b, 4, d->b.n - (v4 ? 16 : 12), v4 ? 8 : 4, 0);
 }
 
