@@ -1,34 +1,430 @@
-/* The samem network: placeholder until src/nn lands. */
+/* The samem network: a small U-Net on object-centred crops with a motion-compensated window of 5 frames,
+ * the previous mask and prompt maps as inputs, mask logits and objectness as outputs (net_internal.h
+ * lists the channels). Why this shape: per-object crops make the cost grow with the number of objects, not
+ * with the image area; registering the past frames on the track lets the noise average out while the
+ * particle does not (DESIGN.md, issue 8 measurements); a 4-level U-Net (S/8 bottleneck, 3x3 convolutions)
+ * sees the whole crop.
+ * Architecture (S = 64, b = base channels, GroupNorm + SiLU after every 3x3 convolution):
+ *   enc1 2 x conv(b) @S, enc2 2 x conv(2b) @S/2, enc3 2 x conv(4b) @S/4, mid conv(4b) @S/8,
+ *   dec3 conv(2b) @S/4 [up(mid) ++ enc3], dec2 conv(b) @S/2 [up ++ enc2], dec1 conv(b) @S [up ++ enc1],
+ *   head 1x1 -> 1 mask logit; objectness = linear(global mean of mid ++ global max of mid) -> 1 logit.
+ * Loss (training): BCE + Dice on the mask (pixels weighted by the sample's weight), BCE on objectness.
+ * Batching: a session runs all its objects of a frame in one forward pass (N = objects), which keeps the
+ * matrix products large enough for sgemm's threads. Left out: the neighbours' mask channel, rotation
+ * compensation of the window, a learned IoU head (the predicted IoU is the soft IoU of the probability map
+ * with its own threshold). */
+#include <cjson/cJSON.h>
+#include <math.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "model/net_internal.h"
 
-struct sm_model {
-    int dummy;
-};
+/* ---------------------------------------------------------------- configuration */
 
-struct sm__net_runner {
-    int dummy;
-};
+void sm__net_config_default(sm__net_config *c) {
+    c->crop = 64;
+    c->base = 12;
+    c->context = 2.0;
+    c->margin = 24;
+    c->min_side = 32;
+}
+
+int sm__net_config_from_json(sm__net_config *c, const char *json, sm_error *err) {
+    sm__net_config_default(c);
+    cJSON *root = cJSON_Parse(json);
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return sm_error_set(err, SM_EFORMAT, "network configuration is not a JSON object");
+    }
+    const cJSON *v;
+    if ((v = cJSON_GetObjectItemCaseSensitive(root, "crop")) && cJSON_IsNumber(v)) c->crop = v->valueint;
+    if ((v = cJSON_GetObjectItemCaseSensitive(root, "base")) && cJSON_IsNumber(v)) c->base = v->valueint;
+    if ((v = cJSON_GetObjectItemCaseSensitive(root, "context")) && cJSON_IsNumber(v)) c->context = v->valuedouble;
+    if ((v = cJSON_GetObjectItemCaseSensitive(root, "margin")) && cJSON_IsNumber(v)) c->margin = v->valuedouble;
+    if ((v = cJSON_GetObjectItemCaseSensitive(root, "min_side")) && cJSON_IsNumber(v)) c->min_side = v->valuedouble;
+    cJSON_Delete(root);
+    if (c->crop < 16 || c->crop > 512 || c->crop % 8 || c->base < 2 || c->base > 256 || !(c->context > 0) ||
+        !(c->min_side > 4) || !(c->margin >= 0))
+        return sm_error_set(err, SM_EFORMAT, "network configuration out of range (crop %d, base %d)", c->crop, c->base);
+    return 0;
+}
+
+void sm__net_config_to_json(const sm__net_config *c, char *buf, size_t size) {
+    snprintf(buf, size, "{\"crop\": %d, \"base\": %d, \"context\": %.6g, \"margin\": %.6g, \"min_side\": %.6g}",
+             c->crop, c->base, c->context, c->margin, c->min_side);
+}
+
+/* ---------------------------------------------------------------- graph */
+
+int sm__net_build(sm__net_graph *g, const sm__net_config *c, int train, uint64_t seed, sm_error *err) {
+    memset(g, 0, sizeof *g);
+    int S = c->crop, b = c->base;
+    sm_nn_net *n = sm_nn_create(seed);
+    if (!n) return sm_error_set(err, SM_ENOMEM, "network: out of memory");
+    g->net = n;
+    g->in = sm_nn_input(n, "input", SM__NET_IN, S, S);
+    sm_nn_t e1 = sm_nn_conv_block(n, "enc1a", g->in, b);
+    e1 = sm_nn_conv_block(n, "enc1b", e1, b);
+    sm_nn_t e2 = sm_nn_conv_block(n, "enc2a", sm_nn_pool(n, e1, SM_NN_MAX, 2, 2, 0), 2 * b);
+    e2 = sm_nn_conv_block(n, "enc2b", e2, 2 * b);
+    sm_nn_t e3 = sm_nn_conv_block(n, "enc3a", sm_nn_pool(n, e2, SM_NN_MAX, 2, 2, 0), 4 * b);
+    e3 = sm_nn_conv_block(n, "enc3b", e3, 4 * b);
+    sm_nn_t mid = sm_nn_conv_block(n, "mid", sm_nn_pool(n, e3, SM_NN_MAX, 2, 2, 0), 4 * b);
+    sm_nn_t d3 = sm_nn_conv_block(n, "dec3", sm_nn_concat2(n, sm_nn_upsample(n, mid, 2, SM_NN_NEAREST), e3), 2 * b);
+    sm_nn_t d2 = sm_nn_conv_block(n, "dec2", sm_nn_concat2(n, sm_nn_upsample(n, d3, 2, SM_NN_NEAREST), e2), b);
+    sm_nn_t d1 = sm_nn_conv_block(n, "dec1", sm_nn_concat2(n, sm_nn_upsample(n, d2, 2, SM_NN_NEAREST), e1), b);
+    g->logits = sm_nn_conv2d(n, "head", d1, 1, 1, 1, 0, 1, 1, 1);
+    sm_nn_t pooled = sm_nn_concat2(n, sm_nn_global_pool(n, mid, SM_NN_AVG), sm_nn_global_pool(n, mid, SM_NN_MAX));
+    g->obj = sm_nn_linear(n, "objectness", pooled, 1, 1);
+    g->mask_gt = g->obj_gt = g->weight_gt = g->loss = SM_NN_NONE;
+    if (train) {
+        g->mask_gt = sm_nn_input(n, "mask_gt", 1, S, S);
+        g->obj_gt = sm_nn_input(n, "obj_gt", 1, 1, 1);
+        sm_nn_t l = sm_nn_add(n, sm_nn_loss_bce(n, g->logits, g->mask_gt, 2.0f), sm_nn_loss_dice(n, g->logits, g->mask_gt, 1.0f));
+        l = sm_nn_add(n, l, sm_nn_scale(n, sm_nn_loss_bce(n, g->obj, g->obj_gt, 1.0f), 0.3f));
+        g->loss = l;
+    }
+    int rc = sm_nn_compile(n, err);
+    if (rc < 0) {
+        sm_nn_destroy(n);
+        g->net = NULL;
+        return sm_error_prefix(err, "network");
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- crops */
+
+sm__crop_geom sm__net_geom(const sm__net_config *c, const sm__obj_prior *pr) {
+    double len = fmax(pr->major, 2.0 * sqrt(fmax(pr->area, 4.0) / M_PI));
+    double side = fmax(c->min_side, c->context * len + c->margin);
+    sm__crop_geom g = {.cx = pr->x, .cy = pr->y, .scale = side / c->crop};
+    return g;
+}
+
+static inline float bilinear(const float *f, int W, int H, double x, double y) {
+    if (x < 0) x = 0;
+    if (y < 0) y = 0;
+    if (x > W - 1) x = W - 1;
+    if (y > H - 1) y = H - 1;
+    int x0 = (int)x, y0 = (int)y;
+    int x1 = x0 + 1 < W ? x0 + 1 : x0, y1 = y0 + 1 < H ? y0 + 1 : y0;
+    double fx = x - x0, fy = y - y0;
+    const float *r0 = f + (size_t)y0 * W, *r1 = f + (size_t)y1 * W;
+    return (float)((1 - fy) * ((1 - fx) * r0[x0] + fx * r0[x1]) + fy * ((1 - fx) * r1[x0] + fx * r1[x1]));
+}
+
+/* Samples frame f on the crop grid centred at (cx, cy), averaging k x k points per crop pixel. */
+static void sample_crop(const float *f, int W, int H, double cx, double cy, double scale, int S, float *out) {
+    int k = (int)ceil(scale - 1e-6);
+    if (k < 1) k = 1;
+    if (k > 4) k = 4;
+    double half = (S - 1) / 2.0;
+    for (int i = 0; i < S; i++)
+        for (int j = 0; j < S; j++) {
+            double x = cx + (j - half) * scale, y = cy + (i - half) * scale;
+            double acc = 0;
+            for (int a = 0; a < k; a++)
+                for (int b = 0; b < k; b++)
+                    acc += bilinear(f, W, H, x + ((b + 0.5) / k - 0.5) * scale, y + ((a + 0.5) / k - 0.5) * scale);
+            out[i * S + j] = (float)(acc / (k * k));
+        }
+}
+
+static void normalise(float *p, int n, int polarity, float *scratch) {
+    memcpy(scratch, p, sizeof(float) * (size_t)n);
+    float med = sm__quantile(scratch, (size_t)n, 0.5);
+    for (int i = 0; i < n; i++) scratch[i] = fabsf(p[i] - med);
+    float mad = sm__quantile(scratch, (size_t)n, 0.5);
+    float sd = mad / 0.6745f;
+    if (!(sd > 1e-12f)) sd = 1;
+    float s = (polarity >= 0 ? 1.0f : -1.0f) / sd;
+    for (int i = 0; i < n; i++) {
+        float v = (p[i] - med) * s;
+        p[i] = v > 10 ? 10 : v < -10 ? -10 : v;
+    }
+}
+
+void sm__net_fill_input(const sm__net_config *c, const sm__crop_geom *g, const float *const *win, int n_win, int W,
+                        int H, const double *hist_x, const double *hist_y, const sm__crop_mask *prev,
+                        const sm_prompt *prompts, int n_prompts, int polarity, float *input, float *scratch) {
+    int S = c->crop, n = S * S;
+    double half = (S - 1) / 2.0;
+    memset(input, 0, sizeof(float) * SM__NET_IN * (size_t)n);
+    for (int k = 0; k < 5; k++) {
+        float *ch = input + (size_t)k * n;
+        int src = k < n_win && win[k] ? k : 0;
+        double cx = g->cx, cy = g->cy;
+        if (src == k && k > 0 && isfinite(hist_x[k - 1]) && isfinite(hist_y[k - 1])) cx = hist_x[k - 1], cy = hist_y[k - 1];
+        if (src != k) {
+            /* the window is shorter (start of the video): repeat the oldest frame we have */
+            src = 0;
+            for (int q = k; q >= 0; q--)
+                if (q < n_win && win[q]) {
+                    src = q;
+                    break;
+                }
+            if (src > 0 && isfinite(hist_x[src - 1])) cx = hist_x[src - 1], cy = hist_y[src - 1];
+        }
+        sample_crop(win[src], W, H, cx, cy, g->scale, S, ch);
+        normalise(ch, n, polarity, scratch);
+    }
+    /* previous mask, cropped like frame t-1 */
+    if (prev && prev->w > 0) {
+        double cx = g->cx, cy = g->cy;
+        if (isfinite(hist_x[0]) && isfinite(hist_y[0])) cx = hist_x[0], cy = hist_y[0];
+        float *ch = input + (size_t)5 * n;
+        for (int i = 0; i < S; i++)
+            for (int j = 0; j < S; j++) {
+                int x = (int)lround(cx + (j - half) * g->scale) - prev->x0, y = (int)lround(cy + (i - half) * g->scale) - prev->y0;
+                if (x >= 0 && y >= 0 && x < prev->w && y < prev->h && prev->m[(size_t)y * prev->w + x]) ch[i * S + j] = 1;
+            }
+    }
+    /* prompt maps */
+    for (int p = 0; p < n_prompts; p++) {
+        const sm_prompt *q = &prompts[p];
+        float *ch = input + (size_t)(q->kind == SM_PROMPT_POINT && q->negative ? 7 : 6) * n;
+        for (int i = 0; i < S; i++)
+            for (int j = 0; j < S; j++) {
+                double x = g->cx + (j - half) * g->scale, y = g->cy + (i - half) * g->scale;
+                int on;
+                if (q->kind == SM_PROMPT_BOX) on = x >= q->x0 && x <= q->x1 && y >= q->y0 && y <= q->y1;
+                else on = hypot((x - q->x) / g->scale, (y - q->y) / g->scale) <= 2.0;
+                if (on) ch[i * S + j] = 1;
+            }
+    }
+}
+
+static double sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
+
+int sm__net_postprocess(const sm__net_config *c, const sm__crop_geom *g, const float *logits, float obj_logit, int W,
+                        int H, sm__seg_out *out, sm_error *err) {
+    int S = c->crop;
+    double half = (S - 1) / 2.0;
+    out->score = sigmoid(obj_logit);
+    out->contrast = 0;
+    out->noise = 0;
+    /* soft IoU of the probability map with its own 0.5 threshold: a confidence in the mask's shape */
+    double inter = 0, uni = 0;
+    for (int i = 0; i < S * S; i++) {
+        double p = sigmoid(logits[i]);
+        int m = logits[i] > 0;
+        inter += m ? p : 0;
+        uni += m ? 1 : p;
+    }
+    out->iou_pred = uni > 0 ? inter / uni : 0;
+    double side = S * g->scale;
+    int x0 = (int)floor(g->cx - side / 2), x1 = (int)ceil(g->cx + side / 2);
+    int y0 = (int)floor(g->cy - side / 2), y1 = (int)ceil(g->cy + side / 2);
+    if (x0 < 0) x0 = 0;
+    if (y0 < 0) y0 = 0;
+    if (x1 > W - 1) x1 = W - 1;
+    if (y1 > H - 1) y1 = H - 1;
+    if (sm__crop_mask_resize(&out->mask, x0, y0, 0, 0) < 0) return sm_error_set(err, SM_ENOMEM, "network: out of memory");
+    if (x1 < x0 || y1 < y0) return 0;
+    int w = x1 - x0 + 1, h = y1 - y0 + 1;
+    size_t n = (size_t)w * h;
+    uint8_t *m = malloc(n), *seen = malloc(n);
+    int32_t *lab = malloc(n * sizeof(int32_t)), *stack = malloc(n * sizeof(int32_t));
+    float *prob = malloc(n * sizeof(float));
+    if (!m || !seen || !lab || !stack || !prob) {
+        free(m), free(seen), free(lab), free(stack), free(prob);
+        return sm_error_set(err, SM_ENOMEM, "network: out of memory");
+    }
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            /* frame pixel -> crop coordinates, bilinear on the logits */
+            double u = (x0 + x - g->cx) / g->scale + half, v = (y0 + y - g->cy) / g->scale + half;
+            float l = (u < -0.5 || v < -0.5 || u > S - 0.5 || v > S - 0.5) ? -10.0f : bilinear(logits, S, S, u, v);
+            prob[(size_t)y * w + x] = l;
+            m[(size_t)y * w + x] = l > 0;
+        }
+    /* keep the component with the largest summed logit margin (the object; stray noise blobs are small) */
+    int nc = sm__components(m, w, h, lab, stack);
+    int best = 0;
+    if (nc > 0) {
+        double *sum = calloc((size_t)nc + 1, sizeof(double));
+        if (sum) {
+            for (size_t i = 0; i < n; i++)
+                if (lab[i]) sum[lab[i]] += prob[i];
+            double bv = 0;
+            for (int l = 1; l <= nc; l++)
+                if (sum[l] > bv) bv = sum[l], best = l;
+            free(sum);
+        }
+    }
+    int bx0 = w, by0 = h, bx1 = -1, by1 = -1;
+    if (best) {
+        for (size_t i = 0; i < n; i++) m[i] = lab[i] == best;
+        sm__fill_holes(m, w, h, stack, seen);
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+                if (m[(size_t)y * w + x]) {
+                    if (x < bx0) bx0 = x;
+                    if (x > bx1) bx1 = x;
+                    if (y < by0) by0 = y;
+                    if (y > by1) by1 = y;
+                }
+    }
+    int rc = 0;
+    if (bx1 >= 0) {
+        if (sm__crop_mask_resize(&out->mask, x0 + bx0, y0 + by0, bx1 - bx0 + 1, by1 - by0 + 1) < 0) {
+            rc = sm_error_set(err, SM_ENOMEM, "network: out of memory");
+        } else {
+            for (int y = by0; y <= by1; y++)
+                memcpy(out->mask.m + (size_t)(y - by0) * out->mask.w, m + (size_t)y * w + bx0, (size_t)out->mask.w);
+        }
+    }
+    free(m), free(seen), free(lab), free(stack), free(prob);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- weights */
 
 int sm_model_load(sm_model **out, const char *path, sm_error *err) {
     *out = NULL;
-    return sm_error_set(err, SM_EFORMAT, "%s: the network is not built yet", path);
+    sm_nn_st *st;
+    int rc = sm_nn_st_read(path, &st, err);
+    if (rc < 0) return rc;
+    const char *cfg_json = sm_nn_st_meta(st, "samem_net");
+    if (!cfg_json) {
+        sm_nn_st_destroy(st);
+        return sm_error_set(err, SM_EFORMAT, "%s: not samem network weights (no \"samem_net\" metadata)", path);
+    }
+    sm_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        sm_nn_st_destroy(st);
+        return sm_error_set(err, SM_ENOMEM, "%s: out of memory", path);
+    }
+    if ((rc = sm__net_config_from_json(&m->cfg, cfg_json, err)) < 0 || (rc = sm__net_build(&m->g, &m->cfg, 0, 1, err)) < 0 ||
+        (rc = sm_nn_load_st(m->g.net, st, path, err)) < 0) {
+        if (rc == SM_EFORMAT || rc == SM_EINVAL) sm_error_prefix(err, "%s", path);
+        sm_nn_st_destroy(st);
+        sm_model_destroy(m);
+        return rc;
+    }
+    const char *steps = sm_nn_st_meta(st, "steps");
+    snprintf(m->meta_steps, sizeof m->meta_steps, "%s", steps ? steps : "");
+    m->params = (int64_t)sm_nn_param_total(m->g.net);
+    sm_nn_st_destroy(st);
+    *out = m;
+    return 0;
 }
-void sm_model_destroy(sm_model *m) { free(m); }
-int64_t sm_model_param_count(const sm_model *m) { (void)m; return 0; }
+
+void sm_model_destroy(sm_model *m) {
+    if (!m) return;
+    sm_nn_destroy(m->g.net);
+    free(m);
+}
+
+int64_t sm_model_param_count(const sm_model *m) { return m ? m->params : 0; }
+
 const char *sm_model_default_path(const char *exe_path, char *buf, size_t size) {
-    (void)exe_path, (void)buf, (void)size;
+    const char *env = getenv("SAMEM_WEIGHTS");
+    if (env && *env && access(env, R_OK) == 0) {
+        snprintf(buf, size, "%s", env);
+        return buf;
+    }
+    /* beside the executable (install), one and two levels up (build trees), then the working directory */
+    if (exe_path) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", exe_path);
+        char *slash = strrchr(dir, '/');
+        if (slash) *slash = 0;
+        const char *rel[] = {"models/samem.safetensors", "../models/samem.safetensors", "../../models/samem.safetensors",
+                             "../share/samem/models/samem.safetensors"};
+        for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
+            snprintf(buf, size, "%s/%s", dir, rel[i]);
+            if (access(buf, R_OK) == 0) return buf;
+        }
+    }
+    snprintf(buf, size, "models/samem.safetensors");
+    if (access(buf, R_OK) == 0) return buf;
     return NULL;
 }
+
+/* ---------------------------------------------------------------- runner */
+
+struct sm__net_runner {
+    const sm_model *m;
+    sm_nn_ctx *ctx;
+    int batch;
+    float *scratch;     /* (S*S) per thread, n_scratch of them */
+    int n_scratch;
+    sm__crop_geom *geom;
+};
+
 int sm__net_runner_create(sm__net_runner **out, const sm_model *m, sm_error *err) {
-    (void)m;
     *out = NULL;
-    return sm_error_set(err, SM_EINVAL, "network: not available");
+    sm__net_runner *r = calloc(1, sizeof *r);
+    if (!r) return sm_error_set(err, SM_ENOMEM, "network: out of memory");
+    r->m = m;
+    *out = r;
+    return 0;
 }
-void sm__net_runner_destroy(sm__net_runner *r) { free(r); }
-int sm__net_segment(sm__net_runner *r, const float *const *win, const int64_t *win_idx, int n_win, int W, int H,
-                    const sm__obj_prior *pr, sm__seg_out *out, sm_error *err) {
-    (void)r, (void)win, (void)win_idx, (void)n_win, (void)W, (void)H, (void)pr, (void)out;
-    return sm_error_set(err, SM_EINTERNAL, "network: not available");
+
+void sm__net_runner_destroy(sm__net_runner *r) {
+    if (!r) return;
+    sm_nn_ctx_destroy(r->ctx);
+    free(r->scratch);
+    free(r->geom);
+    free(r);
+}
+
+int sm__net_segment_batch(sm__net_runner *r, const float *const *win, int n_win, int W, int H, int n,
+                          const sm__obj_prior *const *priors, const double *hist_x, const double *hist_y,
+                          sm__seg_out *const *outs, sm_error *err) {
+    if (n <= 0) return 0;
+    const sm__net_config *c = &r->m->cfg;
+    int S = c->crop;
+    if (n > r->batch) {
+        sm_nn_ctx_destroy(r->ctx);
+        free(r->scratch);
+        free(r->geom);
+        r->batch = n < 4 ? 4 : n;
+        r->ctx = sm_nn_ctx_create(r->m->g.net, r->batch, SM_NN_INFER, err);
+        r->scratch = malloc(sizeof(float) * (size_t)S * S * (size_t)r->batch);
+        r->geom = malloc(sizeof *r->geom * (size_t)r->batch);
+        if (!r->ctx || !r->scratch || !r->geom) {
+            r->batch = 0;
+            return r->ctx ? sm_error_set(err, SM_ENOMEM, "network: out of memory") : SM_ENOMEM;
+        }
+    }
+    float *in = sm_nn_ctx_data(r->ctx, r->m->g.in);
+    size_t per = (size_t)SM__NET_IN * S * S;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int k = 0; k < r->batch; k++) {
+        if (k >= n) {
+            memset(in + per * k, 0, per * sizeof(float));
+            continue;
+        }
+        const sm__obj_prior *pr = priors[k];
+        r->geom[k] = sm__net_geom(c, pr);
+        sm__net_fill_input(c, &r->geom[k], win, n_win, W, H, hist_x + k * SM__NET_HIST, hist_y + k * SM__NET_HIST, pr->prev,
+                           pr->prompts, pr->n_prompts, pr->polarity, in + per * k, r->scratch + (size_t)S * S * k);
+    }
+    int rc = sm_nn_forward(r->ctx, err);
+    if (rc < 0) return rc;
+    const float *logits = sm_nn_ctx_data(r->ctx, r->m->g.logits);
+    const float *obj = sm_nn_ctx_data(r->ctx, r->m->g.obj);
+    int fail = 0;
+    sm_error ferr = {0};
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int k = 0; k < n; k++) {
+        sm_error e = {0};
+        if (sm__net_postprocess(c, &r->geom[k], logits + (size_t)S * S * k, obj[k], W, H, outs[k], &e) < 0) {
+#pragma omp critical
+            {
+                fail = 1;
+                ferr = e;
+            }
+        }
+    }
+    if (fail) {
+        if (err) *err = ferr;
+        return ferr.code;
+    }
+    return 0;
 }

@@ -1,18 +1,83 @@
-/* The network inside a session (net.c): builds the samem network for inference from an sm_model, keeps one
- * inference context per thread, and segments one object in one frame from its crop window.
- * Also the crop preparation shared by inference and training (train.c), so that both see the same inputs. */
+/* The samem network (net.c) and what inference and training share: its configuration, the graph, the crop
+ * geometry and the preparation of the input channels, so that training (train.c) feeds exactly what a
+ * session feeds.
+ *
+ * Inputs (SM__NET_IN channels of S x S, S = cfg.crop):
+ *   0..4  frames t, t-1, .., t-4 (in the pass's direction), each cropped around the object's position in
+ *         that frame (motion compensation by the track), normalised (median 0, robust std 1, particle bright)
+ *   5     the object's mask on frame t-1, cropped like frame t-1
+ *   6     positive prompt map (a filled box, or disks of radius 2 crop px at positive points)
+ *   7     negative points (disks)
+ * Outputs: mask logits (S x S, in frame t's crop) and an objectness logit. */
 #ifndef SM_NET_INTERNAL_H
 #define SM_NET_INTERNAL_H
 
 #include "model/model_internal.h"
+#include "samem/nn.h"
+
+#define SM__NET_IN 8
+#define SM__NET_HIST 4
+
+typedef struct sm__net_config {
+    int crop;         /* S, px of the network's input (64) */
+    int base;         /* channels of the first level (12); levels double it up to 4x */
+    double context;   /* crop side = max(min_side, context * object length + margin) frame px */
+    double margin;    /* px */
+    double min_side;  /* px */
+} sm__net_config;
+
+void sm__net_config_default(sm__net_config *c);
+/* Parses/prints the configuration stored in a weights file's metadata ("samem_net": JSON). */
+int sm__net_config_from_json(sm__net_config *c, const char *json, sm_error *err);
+void sm__net_config_to_json(const sm__net_config *c, char *buf, size_t size);
+
+/* Handles of the graph's tensors. */
+typedef struct sm__net_graph {
+    sm_nn_net *net;
+    sm_nn_t in, logits, obj;             /* (N,8,S,S), (N,1,S,S), (N,1,1,1) */
+    sm_nn_t mask_gt, obj_gt, weight_gt;  /* training only */
+    sm_nn_t loss;                        /* training only */
+} sm__net_graph;
+
+/* Builds (and compiles) the network; train = 1 adds targets and the loss. */
+int sm__net_build(sm__net_graph *g, const sm__net_config *c, int train, uint64_t seed, sm_error *err);
+
+struct sm_model {
+    sm__net_config cfg;
+    sm__net_graph g;      /* inference graph with the loaded weights */
+    int64_t params;
+    char meta_steps[64];
+};
+
+/* Where a crop lies in a frame: crop pixel (i, j) has its centre at frame (cx + (j - (S-1)/2) * scale,
+ * cy + (i - (S-1)/2) * scale). */
+typedef struct sm__crop_geom {
+    double cx, cy, scale;
+} sm__crop_geom;
+
+/* The crop of frame t for an object prior (centre = predicted position, side from its size). */
+sm__crop_geom sm__net_geom(const sm__net_config *c, const sm__obj_prior *pr);
+
+/* Fills one input sample (SM__NET_IN, S, S) from the frame window. hist_x/hist_y: the object's position
+ * on frames win[1..n_win-1] (NaN unknown: that frame is cropped around the current centre); prev: the
+ * previous mask (frame coordinates) or NULL; prompts as in the prior. */
+void sm__net_fill_input(const sm__net_config *c, const sm__crop_geom *g, const float *const *win, int n_win, int W,
+                        int H, const double *hist_x, const double *hist_y, const sm__crop_mask *prev,
+                        const sm_prompt *prompts, int n_prompts, int polarity, float *input, float *scratch);
+
+/* Turns logits (S x S) and the objectness logit into a mask in frame coordinates. */
+int sm__net_postprocess(const sm__net_config *c, const sm__crop_geom *g, const float *logits, float obj_logit, int W,
+                        int H, sm__seg_out *out, sm_error *err);
+
+/* ---------------------------------------------------------------- inside sessions */
 
 typedef struct sm__net_runner sm__net_runner;
 
 int sm__net_runner_create(sm__net_runner **out, const sm_model *m, sm_error *err);
 void sm__net_runner_destroy(sm__net_runner *r);
-/* win[k] is the frame win_idx[k] (k = 0 the current frame; -1 = not loaded); prior as for the classic
- * segmenter, plus its history of positions. Thread-safe across calls from different OpenMP threads. */
-int sm__net_segment(sm__net_runner *r, const float *const *win, const int64_t *win_idx, int n_win, int W, int H,
-                    const sm__obj_prior *pr, sm__seg_out *out, sm_error *err);
+/* Segments n objects at once (one batched forward): priors[k] with hist_x/hist_y[k*SM__NET_HIST ..]. */
+int sm__net_segment_batch(sm__net_runner *r, const float *const *win, int n_win, int W, int H, int n,
+                          const sm__obj_prior *const *priors, const double *hist_x, const double *hist_y,
+                          sm__seg_out *const *outs, sm_error *err);
 
 #endif

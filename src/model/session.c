@@ -37,6 +37,10 @@ typedef struct obj {
     int pol;
     int lost;              /* frames since the object was last seen */
     int have_v;
+    int64_t hist_t[8];     /* the last frames the object was seen on (ring), and its positions there, px */
+    double hist_x[8], hist_y[8];
+    int hist_n;
+    int use_net;           /* this frame goes through the network */
     sm__crop_mask mask;    /* last mask */
     sm__seg_out seg;       /* this frame's result */
     sm_object_result res;
@@ -239,6 +243,7 @@ static void obj_reset_state(obj *o) {
     o->lost = 0;
     o->have_v = 0;
     o->vx = o->vy = 0;
+    o->hist_n = 0;
     o->mask.w = o->mask.h = 0;
 }
 
@@ -344,10 +349,13 @@ static int make_prior(sm_session *s, obj *o, int64_t t, const float *frame, sm_e
     return 0;
 }
 
-/* Updates the tracking state of o from this frame's result. */
-static int update_state(obj *o) {
+/* Updates the tracking state of o from this frame's result (frame t). */
+static int update_state(obj *o, int64_t t) {
     sm_object_result *r = &o->res;
     if (r->visible) {
+        int slot = o->hist_n % 8;
+        o->hist_t[slot] = t, o->hist_x[slot] = r->x, o->hist_y[slot] = r->y;
+        o->hist_n++;
         if (o->live && !o->lost) {
             double vx = r->x - o->x, vy = r->y - o->y;
             o->vx = o->have_v ? 0.5 * o->vx + 0.5 * vx : vx;
@@ -409,17 +417,51 @@ static int process_frame(sm_session *s, int64_t t, const int *which, int n, sm_e
         o->prior.others_xy = o->others;
         o->prior.n_others = m;
     }
+    /* the network takes the objects it can follow (tracked or prompted now) in one batch */
     int fail = 0;
     sm_error ferr = {0};
+    if (s->net) {
+        int nb = 0;
+        const sm__obj_prior **pri = malloc(sizeof *pri * (size_t)(n ? n : 1));
+        sm__seg_out **outs = malloc(sizeof *outs * (size_t)(n ? n : 1));
+        double *hx = malloc(sizeof(double) * SM__NET_HIST * (size_t)(n ? n : 1));
+        double *hy = malloc(sizeof(double) * SM__NET_HIST * (size_t)(n ? n : 1));
+        if (!pri || !outs || !hx || !hy) {
+            free(pri), free(outs), free(hx), free(hy);
+            return sm_error_set(err, SM_ENOMEM, "session: out of memory");
+        }
+        for (int k = 0; k < n; k++) {
+            obj *o = &s->objs[which[k]];
+            o->use_net = o->res.id >= 0 && (o->prompted_now || (o->live && !o->lost));
+            if (!o->use_net) continue;
+            for (int h = 0; h < SM__NET_HIST; h++) {
+                hx[nb * SM__NET_HIST + h] = NAN, hy[nb * SM__NET_HIST + h] = NAN;
+                int64_t want = s->win_idx[h + 1];
+                if (o->prompted_now || want < 0) continue;
+                for (int q = 0; q < 8 && q < o->hist_n; q++)
+                    if (o->hist_t[q] == want) hx[nb * SM__NET_HIST + h] = o->hist_x[q], hy[nb * SM__NET_HIST + h] = o->hist_y[q];
+            }
+            pri[nb] = &o->prior;
+            outs[nb] = &o->seg;
+            nb++;
+        }
+        int n_win = 0;
+        while (n_win < SM__WINDOW && s->win_idx[n_win] >= 0) n_win++;
+        rc = sm__net_segment_batch(s->net, (const float *const *)s->win, n_win, s->W, s->H, nb, pri, hx, hy, outs, err);
+        free(pri), free(outs), free(hx), free(hy);
+        if (rc < 0) return rc;
+    } else {
+        for (int k = 0; k < n; k++) s->objs[which[k]].use_net = 0;
+    }
 #pragma omp parallel for schedule(dynamic, 1)
     for (int k = 0; k < n; k++) {
         obj *o = &s->objs[which[k]];
         if (o->res.id < 0 || fail) continue;
         sm_error e = {0};
-        int r;
-        if (s->net && !o->prompted_now)
-            r = sm__net_segment(s->net, (const float *const *)s->win, s->win_idx, SM__WINDOW, s->W, s->H, &o->prior, &o->seg, &e);
-        else
+        int r = 0;
+        /* lost objects are searched for by the classic segmenter in a growing window; a prompt the network
+         * cannot resolve falls back to it too */
+        if (!o->use_net || (o->prompted_now && o->seg.mask.w == 0))
             r = sm__classic_segment(frame, s->W, s->H, &o->prior, &o->seg, &e);
         if (r < 0) {
 #pragma omp critical
@@ -444,7 +486,7 @@ static int process_frame(sm_session *s, int64_t t, const int *which, int n, sm_e
             o->res.visible = 0;
             continue;
         }
-        if ((rc = update_state(o)) < 0) return sm_error_set(err, SM_ENOMEM, "session: out of memory");
+        if ((rc = update_state(o, t)) < 0) return sm_error_set(err, SM_ENOMEM, "session: out of memory");
     }
     return 0;
 }
