@@ -136,7 +136,7 @@ int sm_track_measure(const uint16_t *labels, const float *image, int width, int 
         if (l2 < 0) l2 = 0;
         double ang = 0.5 * atan2(2 * m11_up, mu20 - mu02);
         if (ang <= -M_PI / 2) ang += M_PI;
-        r->angle = ang;
+        r->angle = ang + 0.0;   /* no -0 in the CSV */
         r->major = 4 * sqrt(l1);
         r->minor = 4 * sqrt(l2);
         r->eccentricity = l1 > 0 ? sqrt(1 - l2 / l1) : 0;
