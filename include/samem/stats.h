@@ -64,6 +64,7 @@ typedef struct sm_stats_fit {
     double reduced_x;           /* sigma_eff^2 / (D dt), Michalet's reduced localisation error */
     double alpha, alpha_se;     /* MSD = 4 K t^alpha + c fitted on lags 1..p_alpha (relative weights) */
     double K_alpha, K_alpha_se; /* len^2 / time^alpha */
+    double alpha_offset;        /* c, len^2 (localisation noise and blur) */
     int p_alpha;
     int cls;                    /* SM_DIFF_* from the 95% interval of alpha */
     double D_cve, D_cve_se;     /* Vestergaard's covariance estimator, len^2/time */

@@ -266,7 +266,7 @@ static double alpha_profile(const double *msd, int p, double dt, double alpha, d
 }
 
 void sm_stats_fit_alpha(sm_stats_fit *f, const double *msd, int p, double dt) {
-    f->alpha = f->alpha_se = f->K_alpha = f->K_alpha_se = NAN;
+    f->alpha = f->alpha_se = f->K_alpha = f->K_alpha_se = f->alpha_offset = NAN;
     f->p_alpha = 0;
     f->cls = SM_DIFF_UNKNOWN;
     for (int n = 1; n <= p; n++)
@@ -308,6 +308,7 @@ void sm_stats_fit_alpha(sm_stats_fit *f, const double *msd, int p, double dt) {
     double rss = alpha_profile(msd, p, dt, al, &k, &c);
     f->alpha = al;
     f->K_alpha = k / 4.0;
+    f->alpha_offset = c;
     /* Gauss-Newton covariance of (k, alpha, c) */
     double M[9] = {0};
     for (int n = 1; n <= p; n++) {

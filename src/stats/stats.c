@@ -94,7 +94,7 @@ void sm_stats_destroy(sm_stats *s) {
 
 static void fit_nan(sm_stats_fit *f) {
     f->D = f->D_se = f->D_ols = f->D_ols_se = f->sigma = f->sigma_se = f->reduced_x = NAN;
-    f->alpha = f->alpha_se = f->K_alpha = f->K_alpha_se = NAN;
+    f->alpha = f->alpha_se = f->K_alpha = f->K_alpha_se = f->alpha_offset = NAN;
     f->D_cve = f->D_cve_se = f->sigma_cve = NAN;
     f->p_D = f->p_sigma = f->p_alpha = 0;
     f->cls = SM_DIFF_UNKNOWN;
@@ -172,9 +172,11 @@ static int cmp_i64(const void *a, const void *b) {
     return (p > q) - (p < q);
 }
 
+/* Lags for the alpha fit: a tenth of the track (TA-MSD points beyond rest on few independent displacements),
+ * at least 8 so that the three-parameter fit has residual degrees of freedom, at most the lags available. */
 static int alpha_points(int64_t N, int maxlag) {
     int p = (int)(N / 10);
-    if (p < 4) p = 4;
+    if (p < 8) p = 8;
     if (p > maxlag) p = maxlag;
     return p;
 }
