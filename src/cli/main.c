@@ -11,6 +11,7 @@ extern const sm_command sm_cmd_convert;
 extern const sm_command sm_cmd_segment;
 extern const sm_command sm_cmd_track;
 extern const sm_command sm_cmd_eval;
+extern const sm_command sm_cmd_analyze;
 
 static const sm_command *const commands[] = {
     &sm_cmd_info,
@@ -18,6 +19,7 @@ static const sm_command *const commands[] = {
     &sm_cmd_segment,
     &sm_cmd_track,
     &sm_cmd_eval,
+    &sm_cmd_analyze,
     NULL,
 };
 
