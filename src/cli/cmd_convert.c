@@ -52,17 +52,17 @@ static int run_convert(const sm_args *a) {
     int64_t first = 0, last = in->frames;
     const char *range = sm_args_get(a, "frames");
     if (range && (parse_range(range, in->frames, &first, &last) < 0 || first >= last || last > in->frames)) {
+        long long frames = (long long)in->frames;
         sm_video_close(v);
-        return sm_cli_usage_error("convert", "--frames '%s' is not a range A:B with 0 <= A < B <= %lld", range,
-                                  (long long)in->frames);
+        return sm_cli_usage_error("convert", "--frames '%s' is not a range A:B with 0 <= A < B <= %lld", range, frames);
     }
     long long crop[4] = {0, 0, in->width, in->height};
     const char *crop_arg = sm_args_get(a, "crop");
     if (crop_arg && (parse_crop(crop_arg, crop) < 0 || crop[0] < 0 || crop[1] < 0 || crop[2] <= 0 || crop[3] <= 0 ||
                      crop[0] + crop[2] > in->width || crop[1] + crop[3] > in->height)) {
+        int w = in->width, h = in->height;
         sm_video_close(v);
-        return sm_cli_usage_error("convert", "--crop '%s' is not X,Y,W,H inside the %dx%d px frame", crop_arg,
-                                  in->width, in->height);
+        return sm_cli_usage_error("convert", "--crop '%s' is not X,Y,W,H inside the %dx%d px frame", crop_arg, w, h);
     }
     sm_sample_type type = SM_SAMPLE_F32;
     if (!in->is_float && !in->is_signed && in->bit_depth == 8) type = SM_SAMPLE_U8;
