@@ -1,0 +1,3 @@
+#include "samem/sim.h"
+#include "test.h"
+int main(void) { return sm_test_report(); }
