@@ -7,6 +7,7 @@
 
 /* One line per subcommand; each lives in src/cli/cmd_<name>.c. */
 extern const sm_command sm_cmd_info;
+extern const sm_command sm_cmd_sim;
 extern const sm_command sm_cmd_convert;
 extern const sm_command sm_cmd_segment;
 extern const sm_command sm_cmd_track;
@@ -15,6 +16,7 @@ extern const sm_command sm_cmd_analyze;
 
 static const sm_command *const commands[] = {
     &sm_cmd_info,
+    &sm_cmd_sim,
     &sm_cmd_convert,
     &sm_cmd_segment,
     &sm_cmd_track,
