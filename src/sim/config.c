@@ -162,7 +162,7 @@ static void preset_medium(sm_sim_config *c) {
     c->liquid_thickness_nm = 50; c->liquid_mfp_nm = 300; c->liquid_fog_nm = 200; c->liquid_blur_nm_per_nm = 0.01;
     c->psf_sigma_min_px = 0.8; c->psf_sigma_max_px = 1.8; c->fringe_min = 0; c->fringe_max = 0.25;
     c->fringe_width_px = 2.0; c->astigmatism = 0.05;
-    c->dose_e_per_a2 = 0.09; c->detector_efficiency = 0.8; c->noise_corr_sigma_px = 0.45;
+    c->dose_e_per_a2 = 0.117; c->detector_efficiency = 0.8; c->noise_corr_sigma_px = 0.45;
     c->gain = 0; c->background_grey = 100; c->offset_grey = 0; c->read_noise_grey = 2;
     c->illumination_gradient = 0.3; c->illumination_curvature = 0.1; c->flicker = 0.03; c->drift_nm_per_s = 2;
     c->hot_pixels = 3; c->dead_pixels = 3; c->bright_rows = 1; c->dark_rows = 1;
@@ -181,13 +181,13 @@ int sm_sim_config_preset(sm_sim_config *cfg, const char *name, sm_error *err) {
     } else if (strcmp(name, "thin") == 0) {
         preset_medium(cfg);
         cfg->liquid_thickness_nm = 5;
-        cfg->dose_e_per_a2 = 0.24;
+        cfg->dose_e_per_a2 = 0.28;
         cfg->psf_sigma_min_px = 0.6; cfg->psf_sigma_max_px = 1.4;
     } else if (strcmp(name, "thick") == 0) {
         preset_medium(cfg);
         cfg->liquid_thickness_nm = 150;
-        cfg->dose_e_per_a2 = 0.09;
-        cfg->mu_min_per_nm = 0.01; cfg->mu_max_per_nm = 0.12;
+        cfg->dose_e_per_a2 = 0.11;
+        cfg->mu_min_per_nm = 0.015; cfg->mu_max_per_nm = 0.25;
         cfg->psf_sigma_min_px = 1.2; cfg->psf_sigma_max_px = 2.4;
     } else {
         return sm_error_set(err, SM_EINVAL, "unknown simulator preset '%s' (thin, medium, thick)", name);
