@@ -80,6 +80,32 @@ int64_t sm_model_param_count(const sm_model *m);
  * (models/samem.safetensors); NULL when none is found. exe_path may be NULL. */
 const char *sm_model_default_path(const char *exe_path, char *buf, size_t size);
 
+/* ---------------------------------------------------------------- training */
+
+/* One line of the training log. */
+typedef struct sm_train_report {
+    int64_t step, total_steps;
+    double seconds;          /* training time so far, including earlier runs before a resume, s */
+    double loss;             /* running mean of the training loss */
+    double lr;
+    int has_val;             /* the validation fields below are fresh */
+    double val_iou[3];       /* mean mask IoU on the fixed validation crops of the thin, medium, thick presets */
+    double val_obj_acc;      /* objectness accuracy on them (present/absent at 0.5) */
+} sm_train_report;
+
+/* Called after every logged step; return non-zero to stop (a checkpoint is written first). */
+typedef int (*sm_train_callback)(const sm_train_report *r, void *user);
+
+/* Trains the network from a JSON configuration (models/samem.json: seed, network size, steps, batch,
+ * learning rate, simulator mix) on clips generated on the fly by the simulator, and writes out_path
+ * (safetensors with the configuration and provenance in its metadata). Alongside: out_path.ckpt (a
+ * checkpoint every checkpoint_every steps) and out_path.log.csv (step, seconds, loss, validation scores).
+ * resume = 1 continues from out_path.ckpt when it exists (the data stream depends only on the seed and the
+ * step, so a resumed run sees the same samples; AdamW's moments restart). max_minutes > 0 stops early,
+ * keeping what was learnt. */
+int sm_model_train(const char *config_path, const char *out_path, int resume, double max_minutes,
+                   sm_train_callback cb, void *user, sm_error *err);
+
 /* ---------------------------------------------------------------- sub-pixel refinement */
 
 typedef enum sm_shape_kind {

@@ -10,6 +10,7 @@ extern const sm_command sm_cmd_info;
 extern const sm_command sm_cmd_sim;
 extern const sm_command sm_cmd_convert;
 extern const sm_command sm_cmd_segment;
+extern const sm_command sm_cmd_train;
 extern const sm_command sm_cmd_track;
 extern const sm_command sm_cmd_eval;
 extern const sm_command sm_cmd_analyze;
@@ -19,6 +20,7 @@ static const sm_command *const commands[] = {
     &sm_cmd_sim,
     &sm_cmd_convert,
     &sm_cmd_segment,
+    &sm_cmd_train,
     &sm_cmd_track,
     &sm_cmd_eval,
     &sm_cmd_analyze,

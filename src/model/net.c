@@ -4,7 +4,7 @@
  * with the image area; registering the past frames on the track lets the noise average out while the
  * particle does not (DESIGN.md, issue 8 measurements); a 4-level U-Net (S/8 bottleneck, 3x3 convolutions)
  * sees the whole crop.
- * Architecture (S = 64, b = base channels, GroupNorm + SiLU after every 3x3 convolution):
+ * Architecture (S = 64, b = base channels (8: 41k parameters, 5 ms per crop on one core), GroupNorm + SiLU after every 3x3 convolution):
  *   enc1 2 x conv(b) @S, enc2 2 x conv(2b) @S/2, enc3 2 x conv(4b) @S/4, mid conv(4b) @S/8,
  *   dec3 conv(2b) @S/4 [up(mid) ++ enc3], dec2 conv(b) @S/2 [up ++ enc2], dec1 conv(b) @S [up ++ enc1],
  *   head 1x1 -> 1 mask logit; objectness = linear(global mean of mid ++ global max of mid) -> 1 logit.
@@ -25,7 +25,7 @@
 
 void sm__net_config_default(sm__net_config *c) {
     c->crop = 64;
-    c->base = 12;
+    c->base = 8;
     c->context = 2.0;
     c->margin = 24;
     c->min_side = 32;
