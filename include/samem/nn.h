@@ -209,8 +209,13 @@ void sm_nn_ctx_destroy(sm_nn_ctx *ctx);
 /* The (N,C,H,W) buffer of tensor t in this context: write inputs here, read outputs and losses. Valid until the
  * context is destroyed. */
 float *sm_nn_ctx_data(sm_nn_ctx *ctx, sm_nn_t t);
-/* The gradient buffer of t (NULL in SM_NN_INFER), filled by sm_nn_backward; for inputs it is d loss / d input. */
+/* The gradient buffer of t (NULL in SM_NN_INFER), filled by sm_nn_backward; for inputs it is d loss / d input
+ * when input gradients are on (see sm_nn_ctx_input_grads), zeros otherwise. */
 float *sm_nn_ctx_grad(sm_nn_ctx *ctx, sm_nn_t t);
+/* Whether sm_nn_backward computes gradients for the net's inputs. Default: off in SM_NN_TRAIN (training needs
+ * only parameter gradients, and the first convolution's data gradient is costly), on in SM_NN_EVAL_GRAD. Loss
+ * targets never get gradients. */
+void sm_nn_ctx_input_grads(sm_nn_ctx *ctx, int on);
 int sm_nn_ctx_batch(const sm_nn_ctx *ctx);
 /* Reseeds the context's dropout stream. */
 void sm_nn_ctx_seed(sm_nn_ctx *ctx, uint64_t seed);

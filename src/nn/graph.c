@@ -618,6 +618,7 @@ sm_nn_ctx *sm_nn_ctx_create(sm_nn_net *net, int n, enum sm_nn_mode mode, sm_erro
         c->aux[i] = c->aux_buf + oa;
         oa += (nd->aux_per_n * (size_t)n + nd->aux_fixed + 15) / 16 * 16;
     }
+    c->input_grads = mode == SM_NN_EVAL_GRAD;
     sm_nn_ctx_seed(c, net->seed ^ 0x5eedd40u);
     return c;
 nomem:
@@ -647,6 +648,7 @@ float *sm_nn_ctx_grad(sm_nn_ctx *c, sm_nn_t t) {
     return (t >= 0 && t < c->net->n_nodes) ? c->grad[t] : NULL;
 }
 int sm_nn_ctx_batch(const sm_nn_ctx *c) { return c->N; }
+void sm_nn_ctx_input_grads(sm_nn_ctx *c, int on) { c->input_grads = on != 0; }
 void sm_nn_ctx_seed(sm_nn_ctx *c, uint64_t seed) {
     c->seed = seed;
     c->forwards = 0;
@@ -659,6 +661,12 @@ static sm_nn_conv conv_desc(const sm_nn_ctx *c, const sm_nn_node *nd) {
     sm_nn_conv d = {c->N, x->C, x->H, x->W, nd->C, nd->H, nd->W, nd->ip[0], nd->ip[1], nd->ip[2],
                     nd->op == OP_CONV ? nd->ip[3] : 1, nd->op == OP_CONV ? nd->ip[4] : 1};
     return d;
+}
+
+/* the gradient buffer that backward adds into for node idx, NULL when nobody wants it */
+static float *GIN(const sm_nn_ctx *c, int idx) {
+    if (c->net->nodes[idx].op == OP_INPUT && !c->input_grads) return NULL;
+    return c->grad[idx];
 }
 
 static float *P(const sm_nn_net *net, int idx) { return idx < 0 ? NULL : net->params + net->ps[idx].off; }
@@ -792,8 +800,15 @@ int sm_nn_backward(sm_nn_ctx *c, sm_nn_t loss_t, sm_error *err) {
         if (nd->op == OP_INPUT) continue;
         const float *dy = c->grad[i], *y = c->data[i];
         const float *x = c->data[nd->in[0]];
-        float *dx = c->grad[nd->in[0]];
+        float *dx = GIN(c, nd->in[0]);
         const sm_nn_node *a = &net->nodes[nd->in[0]];
+        switch (nd->op) {   /* kernels without a NULL check for dx */
+        case OP_UPSAMPLE: case OP_ACT: case OP_SCALE: case OP_CROP: case OP_POOL: case OP_GPOOL: case OP_SOFTMAX:
+        case OP_DROPOUT: case OP_LOSS:
+            if (!dx) continue;
+            break;
+        default: break;
+        }
         int HW = nd->H * nd->W;
         switch (nd->op) {
         case OP_CONV: {
@@ -827,7 +842,7 @@ int sm_nn_backward(sm_nn_ctx *c, sm_nn_t loss_t, sm_error *err) {
         case OP_ADD:
         case OP_MUL: {
             const sm_nn_node *b = &net->nodes[nd->in[1]];
-            be->binary_backward(dx, c->grad[nd->in[1]], dy, x, c->data[nd->in[1]], nd->batched ? N : 1, nd->C, HW,
+            be->binary_backward(dx, GIN(c, nd->in[1]), dy, x, c->data[nd->in[1]], nd->batched ? N : 1, nd->C, HW,
                                 b->H * b->W, nd->op == OP_ADD ? 0 : 1);
             break;
         }
@@ -840,7 +855,7 @@ int sm_nn_backward(sm_nn_ctx *c, sm_nn_t loss_t, sm_error *err) {
             int c0 = 0;
             for (int j = 0; j < nd->n_in; j++) {
                 const sm_nn_node *s = &net->nodes[nd->in[j]];
-                be->concat_backward(c->grad[nd->in[j]], dy, N, s->C, nd->C, c0, HW);
+                if (GIN(c, nd->in[j])) be->concat_backward(GIN(c, nd->in[j]), dy, N, s->C, nd->C, c0, HW);
                 c0 += s->C;
             }
             break;
@@ -860,7 +875,7 @@ int sm_nn_backward(sm_nn_ctx *c, sm_nn_t loss_t, sm_error *err) {
         case OP_SOFTMAX: be->softmax_backward(dx, dy, y, N, nd->C, HW); break;
         case OP_ATTN: {
             const sm_nn_node *k = &net->nodes[nd->in[1]];
-            be->attention_backward(dx, c->grad[nd->in[1]], c->grad[nd->in[2]], dy, c->aux[i], x, c->data[nd->in[1]],
+            be->attention_backward(dx, GIN(c, nd->in[1]), GIN(c, nd->in[2]), dy, c->aux[i], x, c->data[nd->in[1]],
                                    c->data[nd->in[2]], N, nd->C, HW, k->H * k->W, nd->ip[0]);
             break;
         }

@@ -56,6 +56,7 @@ struct sm_nn_ctx {
     sm_nn_net *net;
     int N;
     int mode;
+    int input_grads;   /* backward fills gradients of OP_INPUT nodes */
     float **data, **grad, **aux;   /* per node */
     float *act_buf, *grad_buf, *aux_buf, *work;
     sm_rng rng;

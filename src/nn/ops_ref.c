@@ -11,6 +11,9 @@
 
 #include "nn/ops.h"
 
+/* Below this many elements an op runs on one thread: forking costs more than it saves on small crops. */
+#define SM_NN_PAR_MIN 32768
+
 /* ---------------------------------------------------------------- convolution */
 
 void sm_nn_conv2d_forward_ref(float *y, const float *x, const float *w, const float *b, const sm_nn_conv *d) {
@@ -204,7 +207,7 @@ static void bilinear_index(int dst, int s, int in, int *i0, int *i1, float *l1) 
 
 void sm_nn_upsample_forward(float *y, const float *x, int NC, int H, int W, int s, int mode) {
     int OH = H * s, OW = W * s;
-#pragma omp parallel for
+#pragma omp parallel for if ((size_t)NC * H * W * s * s > SM_NN_PAR_MIN)
     for (int p = 0; p < NC; p++) {
         const float *xp = x + (size_t)p * H * W;
         float *yp = y + (size_t)p * OH * OW;
@@ -229,7 +232,7 @@ void sm_nn_upsample_forward(float *y, const float *x, int NC, int H, int W, int 
 
 void sm_nn_upsample_backward(float *dx, const float *dy, int NC, int H, int W, int s, int mode) {
     int OH = H * s, OW = W * s;
-#pragma omp parallel for
+#pragma omp parallel for if ((size_t)NC * H * W * s * s > SM_NN_PAR_MIN)
     for (int p = 0; p < NC; p++) {
         float *dxp = dx + (size_t)p * H * W;
         const float *dyp = dy + (size_t)p * OH * OW;
@@ -259,7 +262,7 @@ void sm_nn_upsample_backward(float *dx, const float *dy, int NC, int H, int W, i
 
 void sm_nn_batchnorm_forward_train(float *y, float *mean, float *rstd, const float *x, const float *gamma,
                                    const float *beta, int N, int C, int HW, float eps) {
-#pragma omp parallel for
+#pragma omp parallel for if ((size_t)N * C * HW > SM_NN_PAR_MIN)
     for (int c = 0; c < C; c++) {
         double s = 0, ss = 0;
         for (int n = 0; n < N; n++) {
@@ -285,7 +288,7 @@ void sm_nn_batchnorm_forward_train(float *y, float *mean, float *rstd, const flo
 
 void sm_nn_batchnorm_forward_eval(float *y, const float *x, const float *gamma, const float *beta,
                                   const float *rmean, const float *rvar, int N, int C, int HW, float eps) {
-#pragma omp parallel for collapse(2)
+#pragma omp parallel for collapse(2) if ((size_t)N * C * HW > SM_NN_PAR_MIN)
     for (int n = 0; n < N; n++)
         for (int c = 0; c < C; c++) {
             float r = 1.0f / sqrtf(rvar[c] + eps);
@@ -298,7 +301,7 @@ void sm_nn_batchnorm_forward_eval(float *y, const float *x, const float *gamma, 
 void sm_nn_batchnorm_backward_train(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
                                     const float *mean, const float *rstd, const float *gamma, int N, int C,
                                     int HW) {
-#pragma omp parallel for
+#pragma omp parallel for if ((size_t)N * C * HW > SM_NN_PAR_MIN)
     for (int c = 0; c < C; c++) {
         double sdy = 0, sdyx = 0;
         for (int n = 0; n < N; n++) {
@@ -327,7 +330,7 @@ void sm_nn_batchnorm_backward_train(float *dx, float *dgamma, float *dbeta, cons
 void sm_nn_batchnorm_backward_eval(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
                                    const float *gamma, const float *rmean, const float *rvar, int N, int C, int HW,
                                    float eps) {
-#pragma omp parallel for
+#pragma omp parallel for if ((size_t)N * C * HW > SM_NN_PAR_MIN)
     for (int c = 0; c < C; c++) {
         float r = 1.0f / sqrtf(rvar[c] + eps);
         double sdy = 0, sdyx = 0;
@@ -349,7 +352,7 @@ void sm_nn_groupnorm_forward(float *y, float *mean, float *rstd, const float *x,
                              const float *beta, int N, int C, int HW, int G, float eps) {
     int Cg = C / G;
     size_t M = (size_t)Cg * HW;
-#pragma omp parallel for collapse(2)
+#pragma omp parallel for collapse(2) if ((size_t)N * C * HW > SM_NN_PAR_MIN)
     for (int n = 0; n < N; n++)
         for (int g = 0; g < G; g++) {
             const float *p = x + ((size_t)n * C + (size_t)g * Cg) * HW;
@@ -376,7 +379,7 @@ void sm_nn_groupnorm_backward(float *dx, float *dgamma, float *dbeta, const floa
                               int G) {
     int Cg = C / G;
     if (dgamma || dbeta)
-#pragma omp parallel for
+#pragma omp parallel for if ((size_t)N * C * HW > SM_NN_PAR_MIN)
         for (int c = 0; c < C; c++) {
             double sg = 0, sb = 0;
             int g = c / Cg;
@@ -393,7 +396,7 @@ void sm_nn_groupnorm_backward(float *dx, float *dgamma, float *dbeta, const floa
         }
     if (!dx) return;
     size_t M = (size_t)Cg * HW;
-#pragma omp parallel for collapse(2)
+#pragma omp parallel for collapse(2) if ((size_t)N * C * HW > SM_NN_PAR_MIN)
     for (int n = 0; n < N; n++)
         for (int g = 0; g < G; g++) {
             size_t off = ((size_t)n * C + (size_t)g * Cg) * HW;
@@ -421,7 +424,7 @@ void sm_nn_groupnorm_backward(float *dx, float *dgamma, float *dbeta, const floa
 static inline float sigmoidf_(float v) { return v >= 0 ? 1.0f / (1.0f + expf(-v)) : expf(v) / (1.0f + expf(v)); }
 
 void sm_nn_act_forward(float *y, const float *x, size_t n, int act) {
-#pragma omp parallel for if (n > 65536)
+#pragma omp parallel for if (n > SM_NN_PAR_MIN)
     for (size_t i = 0; i < n; i++) {
         float v = x[i];
         switch (act) {
@@ -436,7 +439,7 @@ void sm_nn_act_forward(float *y, const float *x, size_t n, int act) {
 }
 
 void sm_nn_act_backward(float *dx, const float *dy, const float *x, const float *y, size_t n, int act) {
-#pragma omp parallel for if (n > 65536)
+#pragma omp parallel for if (n > SM_NN_PAR_MIN)
     for (size_t i = 0; i < n; i++) {
         float v = x[i], g;
         switch (act) {
@@ -458,7 +461,7 @@ void sm_nn_act_backward(float *dx, const float *dy, const float *x, const float 
 /* ---------------------------------------------------------------- elementwise and copies */
 
 void sm_nn_binary_forward(float *y, const float *a, const float *b, int N, int C, int HW, int bHW, int op) {
-#pragma omp parallel for collapse(2) if ((size_t)N * C * HW > 65536)
+#pragma omp parallel for collapse(2) if ((size_t)N * C * HW > SM_NN_PAR_MIN)
     for (int n = 0; n < N; n++)
         for (int c = 0; c < C; c++) {
             size_t o = ((size_t)n * C + c) * HW, ob = ((size_t)n * C + c) * bHW;
@@ -471,7 +474,7 @@ void sm_nn_binary_forward(float *y, const float *a, const float *b, int N, int C
 
 void sm_nn_binary_backward(float *da, float *db, const float *dy, const float *a, const float *b, int N, int C,
                            int HW, int bHW, int op) {
-#pragma omp parallel for collapse(2) if ((size_t)N * C * HW > 65536)
+#pragma omp parallel for collapse(2) if ((size_t)N * C * HW > SM_NN_PAR_MIN)
     for (int n = 0; n < N; n++)
         for (int c = 0; c < C; c++) {
             size_t o = ((size_t)n * C + c) * HW, ob = ((size_t)n * C + c) * bHW;
@@ -520,7 +523,7 @@ void sm_nn_crop_backward(float *dx, const float *dy, int NC, int H, int W, int t
 
 void sm_nn_pool_forward(float *y, int32_t *argmax, const float *x, int NC, int H, int W, int OH, int OW, int k,
                         int stride, int pad, int kind) {
-#pragma omp parallel for
+#pragma omp parallel for if ((size_t)NC * H * W > SM_NN_PAR_MIN)
     for (int p = 0; p < NC; p++) {
         const float *xp = x + (size_t)p * H * W;
         for (int oh = 0; oh < OH; oh++)
@@ -554,7 +557,7 @@ void sm_nn_pool_forward(float *y, int32_t *argmax, const float *x, int NC, int H
 
 void sm_nn_pool_backward(float *dx, const float *dy, const int32_t *argmax, int NC, int H, int W, int OH, int OW,
                          int k, int stride, int pad, int kind) {
-#pragma omp parallel for
+#pragma omp parallel for if ((size_t)NC * H * W > SM_NN_PAR_MIN)
     for (int p = 0; p < NC; p++) {
         float *dxp = dx + (size_t)p * H * W;
         for (int oh = 0; oh < OH; oh++)
@@ -636,7 +639,7 @@ void sm_nn_linear_backward_ref(float *dx, float *dw, float *db, const float *dy,
 }
 
 void sm_nn_softmax_forward(float *y, const float *x, int N, int C, int HW) {
-#pragma omp parallel for
+#pragma omp parallel for if ((size_t)N * C * HW > SM_NN_PAR_MIN)
     for (int n = 0; n < N; n++)
         for (int i = 0; i < HW; i++) {
             const float *p = x + (size_t)n * C * HW + i;
@@ -653,7 +656,7 @@ void sm_nn_softmax_forward(float *y, const float *x, int N, int C, int HW) {
 }
 
 void sm_nn_softmax_backward(float *dx, const float *dy, const float *y, int N, int C, int HW) {
-#pragma omp parallel for
+#pragma omp parallel for if ((size_t)N * C * HW > SM_NN_PAR_MIN)
     for (int n = 0; n < N; n++)
         for (int i = 0; i < HW; i++) {
             size_t o = (size_t)n * C * HW + i;

@@ -91,6 +91,7 @@ static void grad_check(const char *name, sm_nn_net *net, sm_nn_t y, int n_in, co
             if (target)   /* half hard labels, half soft */
                 for (size_t j = 0; j < tensor_n(net, c, i); j += 2) sm_nn_ctx_data(c, i)[j] = j % 4 == 0;
         }
+    sm_nn_ctx_input_grads(c, 1);
     sm_nn_zero_grad(net);
     sm_nn_ctx_seed(c, 7);
     sm_nn_forward(c, &err);

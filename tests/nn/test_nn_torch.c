@@ -176,6 +176,7 @@ static void run_case(const char *name, const sm_nn_backend *be) {
         memcpy(sm_nn_ctx_data(c, i), src, 4 * n);
     }
     SM_CHECK(label, 1);
+    sm_nn_ctx_input_grads(c, 1);
     sm_nn_zero_grad(f.net);
     sm_nn_forward(c, &err);
     sm_nn_backward(c, obj, &err);
