@@ -168,7 +168,8 @@ int sm_stats_write_msd_csv(const sm_stats *s, const char *path, sm_error *err);
 /* TA-MSD of one track over every lag 0..L-1, where frame offset t (0..L-1) holds (x[t], y[t]) when
  * valid[t]. y may be NULL (1-D, e.g. angles). ssd (L) receives the mean squared displacement (NaN where
  * no pair), count (L) the number of pairs. Uses FFT correlations of the masked signals (O(L log L)) for
- * long tracks and the direct sums for short ones. work holds at least sm_stats_msd_work_size(L) doubles. */
+ * long tracks and the direct sums for short ones. work holds at least sm_stats_msd_work_size(L) doubles,
+ * zeroed before the first call and kept for this function only (it caches FFT twiddle factors). */
 size_t sm_stats_msd_work_size(int64_t L);
 void sm_stats_ta_msd(double *msd, int32_t *count, const double *x, const double *y, const unsigned char *valid,
                      int64_t L, double *work);

@@ -236,21 +236,23 @@ void sm_stats_fit_linear_p(sm_stats_fit *f, const double *msd, int p, int pa, in
     }
 }
 
-/* Weighted residual sum of squares of y = k t^alpha + c at fixed alpha, with k, c solved. */
-static double alpha_profile(const double *msd, int p, double dt, double alpha, double *k, double *c) {
+#define SM_ALPHA_MAX_PTS 24
+
+/* Weighted residual sum of squares of y = k t^alpha + c at fixed alpha over m points (lt = log t), with k, c
+ * solved; u receives t^alpha. */
+static double alpha_profile(const double *lt, const double *y, int m, double alpha, double *u, double *k, double *c) {
     double S00 = 0, S01 = 0, S11 = 0, r0 = 0, r1 = 0;
-    for (int n = 1; n <= p; n++) {
-        double y = msd[n];
-        double w = 1.0 / (y * y);
-        double u = pow(n * dt, alpha);
-        S00 += w * u * u;
-        S01 += w * u;
+    for (int i = 0; i < m; i++) {
+        double w = 1.0 / (y[i] * y[i]);
+        u[i] = exp(alpha * lt[i]);
+        S00 += w * u[i] * u[i];
+        S01 += w * u[i];
         S11 += w;
-        r0 += w * u * y;
-        r1 += w * y;
+        r0 += w * u[i] * y[i];
+        r1 += w * y[i];
     }
     double det = S00 * S11 - S01 * S01;
-    if (!(fabs(det) > 1e-300 * S00 * S11)) {
+    if (!(fabs(det) > 1e-12 * S00 * S11)) {
         *k = r0 / S00;
         *c = 0;
     } else {
@@ -258,9 +260,9 @@ static double alpha_profile(const double *msd, int p, double dt, double alpha, d
         *c = (S00 * r1 - S01 * r0) / det;
     }
     double rss = 0;
-    for (int n = 1; n <= p; n++) {
-        double y = msd[n], e = y - *k * pow(n * dt, alpha) - *c;
-        rss += e * e / (y * y);
+    for (int i = 0; i < m; i++) {
+        double e = (y[i] - *k * u[i] - *c) / y[i];
+        rss += e * e;
     }
     return rss;
 }
@@ -276,12 +278,25 @@ void sm_stats_fit_alpha(sm_stats_fit *f, const double *msd, int p, double dt) {
         }
     if (p < 4) return;
     f->p_alpha = p;
+    /* at most SM_ALPHA_MAX_PTS lags, log-spaced over 1..p (every lag when p is small): a log-log fit wants
+     * even coverage in log t, and the cost stays independent of the track length */
+    double lt[SM_ALPHA_MAX_PTS], y[SM_ALPHA_MAX_PTS], u[SM_ALPHA_MAX_PTS];
+    int m = 0, last = 0;
+    for (int i = 0; i < SM_ALPHA_MAX_PTS; i++) {
+        int n = p <= SM_ALPHA_MAX_PTS ? i + 1 : (int)lround(exp(log((double)p) * i / (SM_ALPHA_MAX_PTS - 1)));
+        if (n > p) break;
+        if (n <= last) continue;
+        last = n;
+        lt[m] = log(n * dt);
+        y[m] = msd[n];
+        m++;
+    }
     const double lo = 0.02, hi = 2.5;
-    const int G = 50;
+    const int G = 40;
     double best = INFINITY, ba = 1.0, k, c;
     for (int i = 0; i <= G; i++) {
         double al = lo + (hi - lo) * i / G;
-        double r = alpha_profile(msd, p, dt, al, &k, &c);
+        double r = alpha_profile(lt, y, m, al, u, &k, &c);
         if (r < best) {
             best = r;
             ba = al;
@@ -292,36 +307,34 @@ void sm_stats_fit_alpha(sm_stats_fit *f, const double *msd, int p, double dt) {
     if (B > hi) B = hi;
     const double gr = 0.6180339887498949;
     double x1 = B - gr * (B - A), x2 = A + gr * (B - A);
-    double f1 = alpha_profile(msd, p, dt, x1, &k, &c), f2 = alpha_profile(msd, p, dt, x2, &k, &c);
-    for (int it = 0; it < 60; it++) {
+    double f1 = alpha_profile(lt, y, m, x1, u, &k, &c), f2 = alpha_profile(lt, y, m, x2, u, &k, &c);
+    for (int it = 0; it < 36; it++) { /* bracket 0.12 * 0.618^36 ~ 4e-9 */
         if (f1 < f2) {
             B = x2; x2 = x1; f2 = f1;
             x1 = B - gr * (B - A);
-            f1 = alpha_profile(msd, p, dt, x1, &k, &c);
+            f1 = alpha_profile(lt, y, m, x1, u, &k, &c);
         } else {
             A = x1; x1 = x2; f1 = f2;
             x2 = A + gr * (B - A);
-            f2 = alpha_profile(msd, p, dt, x2, &k, &c);
+            f2 = alpha_profile(lt, y, m, x2, u, &k, &c);
         }
     }
     double al = 0.5 * (A + B);
-    double rss = alpha_profile(msd, p, dt, al, &k, &c);
+    double rss = alpha_profile(lt, y, m, al, u, &k, &c);
     f->alpha = al;
     f->K_alpha = k / 4.0;
     f->alpha_offset = c;
     /* Gauss-Newton covariance of (k, alpha, c) */
     double M[9] = {0};
-    for (int n = 1; n <= p; n++) {
-        double t = n * dt, y = msd[n], w = 1.0 / (y * y);
-        double u = pow(t, al);
-        double J[3] = {u, k * u * log(t), 1.0};
-        for (int i = 0; i < 3; i++)
-            for (int j = 0; j < 3; j++) M[i * 3 + j] += w * J[i] * J[j];
+    for (int i = 0; i < m; i++) {
+        double w = 1.0 / (y[i] * y[i]);
+        double J[3] = {u[i], k * u[i] * lt[i], 1.0};
+        for (int a = 0; a < 3; a++)
+            for (int b = 0; b < 3; b++) M[a * 3 + b] += w * J[a] * J[b];
     }
-    /* invert 3x3 */
     double det = M[0] * (M[4] * M[8] - M[5] * M[7]) - M[1] * (M[3] * M[8] - M[5] * M[6]) + M[2] * (M[3] * M[7] - M[4] * M[6]);
-    if (p > 3 && fabs(det) > 0) {
-        double s2 = rss / (p - 3);
+    if (m > 3 && fabs(det) > 0) {
+        double s2 = rss / (m - 3);
         double inv00 = (M[4] * M[8] - M[5] * M[7]) / det;
         double inv11 = (M[0] * M[8] - M[2] * M[6]) / det;
         if (inv11 > 0) f->alpha_se = sqrt(s2 * inv11);

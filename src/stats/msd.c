@@ -12,7 +12,6 @@
  * Leaves out: Bluestein (zero padding to a power of two is needed anyway); FFTW is not a dependency.
  * Reference: the masked-correlation MSD as in Calandrini et al. 2011 (nMoldyn) / trackpy's msd_fft, derived
  * here for gaps. */
-#include <complex.h>
 #include <math.h>
 #include <string.h>
 
@@ -30,35 +29,39 @@ static int64_t next_pow2(int64_t n) {
 size_t sm_stats_msd_work_size(int64_t L) {
     if (L <= SM_MSD_DIRECT_MAX) return 1;
     int64_t n = next_pow2(2 * L);
-    return (size_t)(4 * n * 2); /* two complex buffers of n, plus two more for the inverse transforms */
+    /* [0] the size the twiddle table was made for, [1, 1+n) twiddles (n/2 complex), then four complex
+     * buffers of n */
+    return (size_t)(1 + n + 4 * 2 * n);
 }
 
-/* In-place iterative radix-2 FFT of n (power of two) complex values; sign -1 forward, +1 inverse
- * (unnormalised). */
-static void fft(double complex *a, int64_t n, int sign) {
+/* In-place iterative radix-2 FFT of n (power of two) complex values stored as (re, im) pairs; tw holds
+ * exp(-2 pi i k/N0) for k < N0/2 with N0 = n * tw_stride; inverse uses the conjugates (unnormalised). */
+static void fft(double *a, int64_t n, const double *tw, int64_t tw_stride, int inverse) {
     for (int64_t i = 1, j = 0; i < n; i++) {
         int64_t bit = n >> 1;
         for (; j & bit; bit >>= 1) j ^= bit;
         j ^= bit;
         if (i < j) {
-            double complex t = a[i];
-            a[i] = a[j];
-            a[j] = t;
+            double tr = a[2 * i], ti = a[2 * i + 1];
+            a[2 * i] = a[2 * j];
+            a[2 * i + 1] = a[2 * j + 1];
+            a[2 * j] = tr;
+            a[2 * j + 1] = ti;
         }
     }
+    const double sgn = inverse ? -1.0 : 1.0;
     for (int64_t len = 2; len <= n; len <<= 1) {
-        double ang = sign * 2.0 * M_PI / (double)len;
-        double complex wl = cos(ang) + I * sin(ang);
-        int64_t half = len >> 1;
+        int64_t half = len >> 1, stride = n / len * tw_stride;
         for (int64_t i = 0; i < n; i += len) {
-            double complex w = 1.0;
+            double *u = a + 2 * i, *v = a + 2 * (i + half);
             for (int64_t k = 0; k < half; k++) {
-                double complex u = a[i + k], v = a[i + k + half] * w;
-                a[i + k] = u + v;
-                a[i + k + half] = u - v;
-                /* recompute every 32 steps to keep rounding from accumulating over long transforms */
-                if ((k & 31) == 31) w = cos(ang * (double)(k + 1)) + I * sin(ang * (double)(k + 1));
-                else w *= wl;
+                double wr = tw[2 * k * stride], wi = sgn * tw[2 * k * stride + 1];
+                double vr = v[2 * k] * wr - v[2 * k + 1] * wi, vi = v[2 * k] * wi + v[2 * k + 1] * wr;
+                double ur = u[2 * k], ui = u[2 * k + 1];
+                u[2 * k] = ur + vr;
+                u[2 * k + 1] = ui + vi;
+                v[2 * k] = ur - vr;
+                v[2 * k + 1] = ui - vi;
             }
         }
     }
@@ -92,9 +95,20 @@ void sm_stats_ta_msd(double *msd, int32_t *count, const double *x, const double 
         return;
     }
     int64_t n = next_pow2(2 * L);
-    double complex *z1 = (double complex *)work;   /* m + i q, then the packed inverse */
-    double complex *z2 = z1 + n;                   /* mx + i my */
-    double complex *p1 = z2 + n, *p2 = p1 + n;
+    double *tw = work + 1;
+    /* the twiddle table is kept for the largest size seen (N0) and strided for smaller transforms */
+    if (!(work[0] >= (double)n)) {
+        for (int64_t k = 0; k < n / 2; k++) {
+            double ang = -2.0 * M_PI * (double)k / (double)n;
+            tw[2 * k] = cos(ang);
+            tw[2 * k + 1] = sin(ang);
+        }
+        work[0] = (double)n;
+    }
+    int64_t N0 = (int64_t)work[0], tws = N0 / n;
+    double *z1 = tw + N0;     /* m + i q (complex, n) */
+    double *z2 = z1 + 2 * n;  /* x + i y */
+    double *p1 = z2 + 2 * n, *p2 = p1 + 2 * n;
     double cx = 0, cy = 0, cnt = 0;
     for (int64_t t = 0; t < L; t++)
         if (valid[t]) {
@@ -106,35 +120,39 @@ void sm_stats_ta_msd(double *msd, int32_t *count, const double *x, const double 
         cx /= cnt;
         cy /= cnt;
     }
-    for (int64_t t = 0; t < n; t++) {
-        if (t < L && valid[t]) {
-            double xv = x[t] - cx, yv = y ? y[t] - cy : 0.0;
-            z1[t] = 1.0 + I * (xv * xv + yv * yv);
-            z2[t] = xv + I * yv;
-        } else {
-            z1[t] = 0;
-            z2[t] = 0;
-        }
+    memset(z1, 0, sizeof(double) * 4 * (size_t)n);
+    for (int64_t t = 0; t < L; t++) {
+        if (!valid[t]) continue;
+        double xv = x[t] - cx, yv = y ? y[t] - cy : 0.0;
+        z1[2 * t] = 1.0;
+        z1[2 * t + 1] = xv * xv + yv * yv;
+        z2[2 * t] = xv;
+        z2[2 * t + 1] = yv;
     }
-    fft(z1, n, -1);
-    fft(z2, n, -1);
+    fft(z1, n, tw, tws, 0);
+    fft(z2, n, tw, tws, 0);
+    /* Unpack two real spectra from one complex one: A = (Z[k] + conj Z[n-k])/2, B = (Z[k] - conj Z[n-k])/(2i). */
     for (int64_t k = 0; k < n; k++) {
         int64_t nk = (n - k) & (n - 1);
-        double complex a1 = z1[k], b1 = conj(z1[nk]);
-        double complex M = 0.5 * (a1 + b1), Q = -0.5 * I * (a1 - b1);
-        double complex a2 = z2[k], b2 = conj(z2[nk]);
-        double complex X = 0.5 * (a2 + b2), Y = -0.5 * I * (a2 - b2);
-        double mm = creal(M * conj(M));
-        double xx = creal(X * conj(X)) + creal(Y * conj(Y));
-        double qm = 2.0 * creal(conj(Q) * M);
-        p1[k] = mm + I * xx;
-        p2[k] = qm;
+        double ar = z1[2 * k], ai = z1[2 * k + 1], br = z1[2 * nk], bi = -z1[2 * nk + 1];
+        double Mr = 0.5 * (ar + br), Mi = 0.5 * (ai + bi);
+        double Qr = 0.5 * (ai - bi), Qi = -0.5 * (ar - br);
+        ar = z2[2 * k]; ai = z2[2 * k + 1]; br = z2[2 * nk]; bi = -z2[2 * nk + 1];
+        double Xr = 0.5 * (ar + br), Xi = 0.5 * (ai + bi);
+        double Yr = 0.5 * (ai - bi), Yi = -0.5 * (ar - br);
+        double mm = Mr * Mr + Mi * Mi;
+        double xx = Xr * Xr + Xi * Xi + Yr * Yr + Yi * Yi;
+        double qm = 2.0 * (Qr * Mr + Qi * Mi); /* 2 Re(conj(Q) M) */
+        p1[2 * k] = mm;
+        p1[2 * k + 1] = xx;
+        p2[2 * k] = qm;
+        p2[2 * k + 1] = 0.0;
     }
-    fft(p1, n, +1);
-    fft(p2, n, +1);
+    fft(p1, n, tw, tws, 1);
+    fft(p2, n, tw, tws, 1);
     double inv = 1.0 / (double)n;
     for (int64_t k = 0; k < L; k++) {
-        double c = creal(p1[k]) * inv;
+        double c = p1[2 * k] * inv;
         int64_t ci = (int64_t)llround(c);
         count[k] = (int32_t)ci;
         if (ci <= 0) {
@@ -142,7 +160,7 @@ void sm_stats_ta_msd(double *msd, int32_t *count, const double *x, const double 
             count[k] = 0;
             continue;
         }
-        double s = creal(p2[k]) * inv - 2.0 * cimag(p1[k]) * inv;
+        double s = p2[2 * k] * inv - 2.0 * p1[2 * k + 1] * inv;
         msd[k] = s > 0 ? s / (double)ci : 0.0;
     }
     msd[0] = 0.0;

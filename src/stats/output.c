@@ -5,8 +5,9 @@
  * and the options used. NaN (not estimable) is written as null.
  * msd.csv (long format): particle,kind,lag_frames,lag_time,msd,se,n_displacements,n_tracks,reliable; the
  * ensemble curves have particle -1 and kind ea_ta (ensemble-averaged TA-MSD), ea (from each track's first
- * frame) or angular (rad^2); per-track rows (kind ta) stop at a quarter of the track's span (at least 10
- * lags): beyond it a TA-MSD rests on too few independent displacements to be worth a row.
+ * frame) or angular (rad^2); per-track rows (kind ta) stop at a tenth of the track's span (at least 10
+ * lags), the range the fits use: beyond it a TA-MSD rests on few independent displacements, and 10,000
+ * tracks of 1,000 frames would otherwise make a 100 MB file. stats.json/sm_stats keep every lag.
  * Leaves out: HDF5/Parquet outputs. */
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -240,7 +241,7 @@ int sm_stats_write_msd_csv(const sm_stats *s, const char *path, sm_error *err) {
         }
     for (int64_t i = 0; i < s->n_tracks; i++) {
         const sm_track_stats *t = &s->tracks[i];
-        int kmax = t->n_lags / 4 > 10 ? t->n_lags / 4 : 10;
+        int kmax = t->n_lags / 10 > 10 ? t->n_lags / 10 : 10;
         if (kmax > t->n_lags) kmax = t->n_lags;
         for (int k = 1; k <= kmax; k++) {
             if (t->msd_count[k] <= 0) continue;

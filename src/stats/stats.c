@@ -358,15 +358,23 @@ static int dense_pass(sm_stats *s, const ctx *c, int64_t maxL, int pass, dense_a
                 a.ea_ss[t] += r2 * r2;
                 a.ea_n[t] += 1;
             }
+            /* one-frame velocities (len/frame) in place of the positions, invalid ones zeroed */
+            for (int64_t t = 0; t + 1 < L; t++) {
+                int ok2 = v[t] && v[t + 1];
+                x[t] = ok2 ? x[t + 1] - x[t] : 0.0;
+                y[t] = ok2 ? y[t + 1] - y[t] : 0.0;
+                v[t] = (unsigned char)ok2;
+            }
             for (int tau = 0; tau <= M && tau + 1 < L; tau++) {
-                double n = 0;
+                double n = 0, sp = 0, spp = 0;
                 for (int64_t t = 0; t + tau + 1 < L; t++) {
-                    if (!v[t] || !v[t + 1] || !v[t + tau] || !v[t + tau + 1]) continue;
-                    double p = (x[t + 1] - x[t]) * (x[t + tau + 1] - x[t + tau]) + (y[t + 1] - y[t]) * (y[t + tau + 1] - y[t + tau]);
-                    a.va_s[tau] += p;
-                    a.va_ss[tau] += p * p;
-                    n++;
+                    double p = x[t] * x[t + tau] + y[t] * y[t + tau];
+                    n += v[t] & v[t + tau];
+                    sp += p;
+                    spp += p * p;
                 }
+                a.va_s[tau] += sp;
+                a.va_ss[tau] += spp;
                 a.va_n[tau] += n;
                 if (n > 0) a.va_tr[tau] += 1;
             }
@@ -647,7 +655,9 @@ int sm_stats_compute(sm_stats **out, const sm_tracks *tr, const sm_stats_options
         }
         keys[nk++] = (row_key){tr->particle[r], tr->frame[r], r};
     }
-    qsort(keys, (size_t)nk, sizeof *keys, cmp_key);
+    int sorted = 1;
+    for (int64_t r = 1; r < nk && sorted; r++) sorted = cmp_key(&keys[r - 1], &keys[r]) <= 0;
+    if (!sorted) qsort(keys, (size_t)nk, sizeof *keys, cmp_key);
     int64_t w = 0;
     for (int64_t r = 0; r < nk; r++) {
         if (w > 0 && keys[w - 1].particle == keys[r].particle && keys[w - 1].frame == keys[r].frame) {
@@ -781,7 +791,7 @@ int sm_stats_compute(sm_stats **out, const sm_tracks *tr, const sm_stats_options
         double *x = malloc(Lz * sizeof *x), *y = malloc(Lz * sizeof *y), *th = malloc(Lz * sizeof *th);
         unsigned char *v = malloc(Lz), *vth = malloc(Lz);
         int32_t *acount = malloc(Lz * sizeof *acount);
-        double *work = malloc(sm_stats_msd_work_size(maxL) * sizeof *work);
+        double *work = calloc(sm_stats_msd_work_size(maxL), sizeof *work);
         int ok = x && y && th && v && vth && acount && work;
         if (!ok) {
 #pragma omp atomic write

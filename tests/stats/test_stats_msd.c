@@ -40,7 +40,7 @@ int main(void) {
                 unsigned char *v = malloc(L);
                 int32_t *c = malloc(L * sizeof *c);
                 int64_t *cr = malloc(L * sizeof *cr);
-                double *work = malloc(sm_stats_msd_work_size(L) * sizeof *work);
+                double *work = calloc(sm_stats_msd_work_size(L), sizeof *work);
                 double px = 5000, py = -3000; /* far from the origin: tests the centring */
                 for (int64_t t = 0; t < L; t++) {
                     px += 3 * sm_rng_normal(&rng) + 0.5;
