@@ -113,6 +113,8 @@ typedef struct sm_sim_config {
     double dose_e_per_a2;           /* electrons per square angstrom per frame at the specimen */
     double detector_efficiency;     /* fraction of electrons counted, 0..1 */
     double noise_corr_sigma_px;     /* detector transfer: Gaussian sigma correlating the noise, px (0 = white) */
+    double gain_noise;              /* relative std of one electron's signal (scintillator/Swank noise): the
+                                     * variance becomes counts * (1 + gain_noise^2); smooths the histogram */
     double gain;                    /* grey levels per counted electron; <= 0 chooses background_grey / counts */
     double background_grey;         /* mean background grey level at the field centre when gain is automatic */
     double offset_grey;             /* grey level of zero counts */
@@ -248,6 +250,10 @@ typedef int (*sm_sim_progress_fn)(void *ctx, int64_t done, int64_t total);
  * particle and frame), truth.json and preview.png (first frame with outlines). Files appear atomically. */
 int sm_sim_write_video(const sm_sim_config *cfg, uint64_t seed, const char *dir, sm_sim_format format,
                        sm_sim_progress_fn progress, void *progress_ctx, sm_error *err);
+
+/* A picture sheet (PNG, atomic): one frame and a 5-frame mean of every shape under the thin, medium and thick
+ * presets, with each preset's grey-level histogram, for comparing with real videos (`make gallery`). */
+int sm_sim_write_gallery(const char *path, uint64_t seed, sm_error *err);
 
 #ifdef __cplusplus
 }

@@ -17,6 +17,14 @@ static int progress_cb(void *ctx, int64_t done, int64_t total) {
 static int run_sim(const sm_args *a) {
     sm_error err = {0};
     sm_sim_config cfg;
+    const char *gallery = sm_args_get(a, "gallery");
+    if (gallery) {
+        long long gseed = 1;
+        if (sm_args_int(a, "seed", 0, 0x7fffffffffffffffLL, &gseed)) return 1;
+        if (sm_sim_write_gallery(gallery, (uint64_t)gseed, &err) < 0) return sm_cli_fail(&err);
+        if (!a->quiet) fprintf(stderr, "samem sim: wrote the picture sheet %s\n", gallery);
+        return 0;
+    }
     const char *out = sm_args_get(a, "o");
     if (!out) return sm_cli_usage_error("sim", "-o DIR is required");
     const char *preset = sm_args_get(a, "preset");
@@ -80,7 +88,8 @@ const sm_command sm_cmd_sim = {
     .name = "sim",
     .summary = "simulate an LPTEM video with exact ground truth (masks, tracks, motion parameters)",
     .usage = "samem sim -o DIR [--preset thin|medium|thick] [--frames N] [--size W[xH]] [--particles P] "
-             "[--shape S] [--motion M] [--seed K] [--config FILE.json] [--set KEY=VALUE ...] [--format tiff|png|jpeg]",
+             "[--shape S] [--motion M] [--seed K] [--config FILE.json] [--set KEY=VALUE ...] [--format tiff|png|jpeg]\n"
+             "       samem sim --gallery FILE.png [--seed K]",
     .description =
         "Writes DIR/video.tif (or DIR/frames/frame_0000.png|jpg with --format), DIR/gt_labels.tif (uint16, label k =\n"
         "particle k), DIR/gt_tracks.csv (frame, particle, x, y, area, angle, visible), DIR/truth.json (every parameter,\n"
@@ -104,6 +113,7 @@ const sm_command sm_cmd_sim = {
         {"config", "FILE", "JSON object of simulator parameters"},
         {"set", "KEY=VALUE", "set one simulator parameter (repeatable)"},
         {"format", "F", "tiff (default), png or jpeg"},
+        {"gallery", "FILE.png", "instead of a video, draw every shape under the three presets into one picture sheet"},
         {NULL, NULL, NULL}},
     .run = run_sim,
 };

@@ -75,7 +75,7 @@ static const field fields[] = {
     FD(liquid_blur_nm_per_nm, 0, 1),
     FD(psf_sigma_min_px, 0, 20), FD(psf_sigma_max_px, 0, 20), FD(fringe_min, -2, 2), FD(fringe_max, -2, 2),
     FD(fringe_width_px, 0, 20), FD(astigmatism, 0, 0.5),
-    FD(dose_e_per_a2, 0, 1e7), FD(detector_efficiency, 0, 1), FD(noise_corr_sigma_px, 0, 8),
+    FD(dose_e_per_a2, 0, 1e7), FD(detector_efficiency, 0, 1), FD(noise_corr_sigma_px, 0, 8), FD(gain_noise, 0, 3),
     FD(gain, -1, 1e6), FD(background_grey, 0, 1e9), FD(offset_grey, -1e9, 1e9), FD(read_noise_grey, 0, 1e6),
     FD(illumination_gradient, 0, 0.9), FD(illumination_curvature, 0, 0.9), FD(flicker, 0, 0.5),
     FD(drift_nm_per_s, 0, 1e6),
@@ -162,8 +162,8 @@ static void preset_medium(sm_sim_config *c) {
     c->liquid_thickness_nm = 50; c->liquid_mfp_nm = 300; c->liquid_fog_nm = 200; c->liquid_blur_nm_per_nm = 0.01;
     c->psf_sigma_min_px = 0.8; c->psf_sigma_max_px = 1.8; c->fringe_min = 0; c->fringe_max = 0.25;
     c->fringe_width_px = 2.0; c->astigmatism = 0.05;
-    c->dose_e_per_a2 = 0.117; c->detector_efficiency = 0.8; c->noise_corr_sigma_px = 0.45;
-    c->gain = 0; c->background_grey = 100; c->offset_grey = 0; c->read_noise_grey = 2;
+    c->dose_e_per_a2 = 0.135; c->detector_efficiency = 0.8; c->noise_corr_sigma_px = 0.45;
+    c->gain_noise = 0.4; c->gain = 0; c->background_grey = 100; c->offset_grey = 0; c->read_noise_grey = 2;
     c->illumination_gradient = 0.3; c->illumination_curvature = 0.1; c->flicker = 0.03; c->drift_nm_per_s = 2;
     c->hot_pixels = 3; c->dead_pixels = 3; c->bright_rows = 1; c->dark_rows = 1;
     c->bits = 8; c->jpeg_quality = 0;
@@ -181,12 +181,12 @@ int sm_sim_config_preset(sm_sim_config *cfg, const char *name, sm_error *err) {
     } else if (strcmp(name, "thin") == 0) {
         preset_medium(cfg);
         cfg->liquid_thickness_nm = 5;
-        cfg->dose_e_per_a2 = 0.28;
+        cfg->dose_e_per_a2 = 0.32;
         cfg->psf_sigma_min_px = 0.6; cfg->psf_sigma_max_px = 1.4;
     } else if (strcmp(name, "thick") == 0) {
         preset_medium(cfg);
         cfg->liquid_thickness_nm = 150;
-        cfg->dose_e_per_a2 = 0.11;
+        cfg->dose_e_per_a2 = 0.117;
         cfg->mu_min_per_nm = 0.015; cfg->mu_max_per_nm = 0.25;
         cfg->psf_sigma_min_px = 1.2; cfg->psf_sigma_max_px = 2.4;
     } else {
@@ -235,10 +235,11 @@ void sm_sim_config_random(sm_sim_config *cfg, uint64_t seed) {
     cfg->jpeg_quality = sm_rng_uniform(&r) < 0.3 ? 60 + (int)sm_rng_below(&r, 36) : 0;
     cfg->background_grey = unif(&r, 60, 150);
     cfg->read_noise_grey = unif(&r, 0, 4);
+    cfg->gain_noise = unif(&r, 0, 0.8);
     /* dose from a target contrast-to-noise of 0.2..3 for a typical core deficit of 0.6 */
     double cnr = logunif(&r, 0.2, 3.0);
     double retention = exp(-cfg->liquid_thickness_nm / cfg->liquid_fog_nm);
-    double counts = pow(cnr / (0.6 * retention), 2);
+    double counts = pow(cnr / (0.6 * retention), 2) * (1 + cfg->gain_noise * cfg->gain_noise);
     double a2 = pow(cfg->pixel_size_nm * 10, 2) * cfg->detector_efficiency *
                 exp(-cfg->liquid_thickness_nm / cfg->liquid_mfp_nm);
     cfg->dose_e_per_a2 = fmax(1e-4, counts / a2);

@@ -2,7 +2,7 @@
  *
  *   lambda(x,y) = N0 F_t L(x,y) (1 - r + r trans(x,y))           mean counted electrons per px
  *   N0 = dose * (10 p)^2 * eta * exp(-t / mfp)                    (dose in e/A^2, p in nm, 1 nm = 10 A)
- *   k ~ Poisson(lambda);   n = k - lambda                         shot noise, white
+ *   k ~ Poisson(lambda);   n = k + s sqrt(k) N(0,1) - lambda      shot noise with gain noise s, white
  *   n_c = K * n,  K = g(x) g(y), g Gaussian with sum g^2 = 1      detector transfer: correlated, same variance
  *   grey = offset + gain_row * (lambda + n_c) + read_noise * N(0,1), rounded and clipped to the bit depth
  * with defect pixels (dead: 0, hot: full scale) and defect rows (gain x1.35 or x0.6), then an optional
@@ -89,6 +89,15 @@ static inline float poisson_small(const struct sim_poisson *pt, float lam, uint3
     uint32_t col = (w >> 15) & (PT_COLS - 1);
     uint32_t a = pt->alias[i][col], keep = -(uint32_t)((w & 0x7FFF) < pt->thr[i][col]);  /* branch-free */
     return (float)(int)((col & keep) | (a & ~keep));
+}
+
+/* A normal variate from 32 random bits: piecewise-linear inverse CDF, tails cut at 1/1024 (|z| < 3.1). */
+static inline float fast_normal32(const float *nq, uint32_t w) {
+    int bin = (int)(w >> 22);
+    float f = (float)(w & 0x3FFFFF) * 0x1.0p-22f;
+    if (bin == 0) bin = 1, f = 0;
+    if (bin == 1023) f = 1;
+    return nq[bin] + f * (nq[bin + 1] - nq[bin]);
 }
 
 /* Above the tables: normal approximation with continuity correction (piecewise-linear inverse CDF on the top
@@ -213,6 +222,7 @@ int sim_detector_image(sm_sim *s, float *frame, double flicker, sm_error *err) {
     const float *nq = s->normal_q;
     const float *nk = s->nk;
     const float *hx = s->illum_x;
+    const float gn = (float)c->gain_noise;
     float *na = s->noise_a, *nb = s->noise_b;
     const float *trans = s->trans;
     const uint64_t seed = s->seed;
@@ -243,11 +253,20 @@ int sim_detector_image(sm_sim *s, float *frame, double flicker, sm_error *err) {
         for (int xe = 0; xe < We; xe += 2) {
             uint64_t u = xo_next(st);
             float m0 = arow[xe];
-            arow[xe] = (m0 < tmax ? poisson_small(pt, m0, (uint32_t)u) : poisson_large(nq, m0, xo_next(st))) - m0;
+            float k0 = m0 < tmax ? poisson_small(pt, m0, (uint32_t)u) : poisson_large(nq, m0, xo_next(st));
             if (xe + 1 < We) {
                 float m1 = arow[xe + 1];
-                arow[xe + 1] = (m1 < tmax ? poisson_small(pt, m1, (uint32_t)(u >> 32)) : poisson_large(nq, m1, xo_next(st))) - m1;
+                float k1 = m1 < tmax ? poisson_small(pt, m1, (uint32_t)(u >> 32)) : poisson_large(nq, m1, xo_next(st));
+                if (gn > 0) {
+                    uint64_t w = xo_next(st);
+                    k1 += gn * sqrtf(k1) * fast_normal32(nq, (uint32_t)(w >> 32));
+                    k0 += gn * sqrtf(k0) * fast_normal32(nq, (uint32_t)w);
+                }
+                arow[xe + 1] = k1 - m1;
+            } else if (gn > 0) {
+                k0 += gn * sqrtf(k0) * fast_normal32(nq, (uint32_t)xo_next(st));
             }
+            arow[xe] = k0 - m0;
         }
         float *brow = nb + (size_t)ye * W;
         if (R == 0) {

@@ -162,7 +162,7 @@ int64_t sm_sim_next_frame(sm_sim *s, float *frame, uint16_t *labels, sm_tracks *
     }
     if (labels) memset(labels, 0, sizeof(uint16_t) * (size_t)W * H);
     /* masks, truth rows and contrast-to-noise */
-    double noise_var_grey_per_count = s->img.gain * s->img.gain;
+    double noise_var_grey_per_count = s->img.gain * s->img.gain * (1 + c->gain_noise * c->gain_noise);
     double qvar = c->bits == 32 ? 0 : 1.0 / 12, cnr_sum = 0;
     int cnr_n = 0, visible = 0;
     for (int i = 0; i < s->n; i++) {

@@ -25,7 +25,7 @@ static sm_sim_config quiet_config(int W, int H) {
     c.n_particles = 0;
     c.illumination_gradient = 0; c.illumination_curvature = 0; c.flicker = 0; c.drift_nm_per_s = 0;
     c.hot_pixels = c.dead_pixels = c.bright_rows = c.dark_rows = 0;
-    c.read_noise_grey = 0; c.noise_corr_sigma_px = 0;
+    c.read_noise_grey = 0; c.noise_corr_sigma_px = 0; c.gain_noise = 0;
     c.gain = 1; c.offset_grey = 0; c.bits = 32;
     c.jump_rate = 0; c.contacts = 0; c.exposure_fraction = 0;
     c.liquid_thickness_nm = 0; c.detector_efficiency = 1; c.pixel_size_nm = 1;
@@ -171,6 +171,17 @@ static void test_shot_noise(void) {
             snprintf(name, sizeof name, "shot noise: skewness 1/sqrt(mean) within 0.05 at %.1f counts", counts[i]);
             SM_CHECKF(name, fabs(sk - 1 / sqrt(counts[i])) < 0.05, "skew=%.4f want %.4f", sk, 1 / sqrt(counts[i]));
         }
+    }
+    /* gain (Swank) noise multiplies the variance by 1 + s^2 and keeps the mean */
+    sm_sim_config c = quiet_config(W, H);
+    c.dose_e_per_a2 = dose_for(8);
+    c.gain_noise = 0.5;
+    sm_error err = {0};
+    if (sm_sim_clip(&c, 77, 1, f, NULL, NULL, &err) == 0) {
+        double m, v;
+        moments(f, (size_t)W * H, &m, &v, NULL);
+        SM_CHECKF("gain noise 0.5: mean 8 within 1%, variance = 1.25 mean within 3%", fabs(m / 8 - 1) < 0.01 && fabs(v / (1.25 * m) - 1) < 0.03,
+                  "mean=%.4f var/mean=%.4f", m, v / m);
     }
     free(f);
 }
