@@ -11,6 +11,7 @@ extern const sm_command sm_cmd_sim;
 extern const sm_command sm_cmd_convert;
 extern const sm_command sm_cmd_segment;
 extern const sm_command sm_cmd_train;
+extern const sm_command sm_cmd_run;
 extern const sm_command sm_cmd_track;
 extern const sm_command sm_cmd_eval;
 extern const sm_command sm_cmd_analyze;
@@ -21,6 +22,7 @@ static const sm_command *const commands[] = {
     &sm_cmd_convert,
     &sm_cmd_segment,
     &sm_cmd_train,
+    &sm_cmd_run,
     &sm_cmd_track,
     &sm_cmd_eval,
     &sm_cmd_analyze,
