@@ -2,7 +2,7 @@
  * then the files `samem analyze` writes (stats.json, msd.csv, figures, report) for the same tracks.
  * Tracks: Brownian, D dt = 50 nm^2, sigma = 7 nm, px = 1 nm, dt = 0.05 s, 5% of frames missing (gaps), angles
  * with rotational diffusion, so that every code path (gapped FFT MSD, fits, CVE, rotation, van Hove, VACF)
- * runs. Usage: bench_stats OUT.md [tracks] [frames] [stats-only]. */
+ * runs. Usage: bench_stats OUT.md [tracks] [frames] [stats-only]; BENCH_STATS_KEEP=DIR keeps the output. */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -119,7 +119,13 @@ int main(int argc, char **argv) {
     sm_stats_destroy(s);
     sm_tracks_destroy(t);
     char cmd[4300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    const char *keep = getenv("BENCH_STATS_KEEP"); /* set to keep the figures and report for looking at */
+    if (keep && *keep) {
+        snprintf(cmd, sizeof cmd, "rm -rf '%s' && mv %s '%s'", keep, dir, keep);
+        if (system(cmd) == 0) printf("kept %s\n", keep);
+    } else {
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    }
     return 0;
 }
