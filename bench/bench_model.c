@@ -1,0 +1,343 @@
+/* bench_model: the samem model against the classic baseline and the ground-truth masks on simulated videos
+ * (fixed seeds), and the speed of `samem segment` end to end.
+ *
+ * Videos: 20 by default (17 at 512x512 over the thin/medium/thick presets and every shape and motion, 3 at
+ * 1024x1024), 50 frames each, written by the simulator to a scratch folder and read back from TIFF like any
+ * video. Every particle visible on frame 0 gets a box prompt (its truth bounding box); the network and the
+ * classic method propagate them; the truth label stacks go through the same tracking and statistics.
+ * Per preset: mean IoU and J&F (optimal matching, src/metrics), centroid error median and 95th percentile
+ * (px), ID switches (CLEAR, mask IoU >= 0.5), relative error of the ensemble D against the simulator's D
+ * (Brownian videos only, drift subtracted).
+ * Speed: a 1024x1024 video of 100 frames with 5 prompted particles through sm_segment_video (read TIFF,
+ * segment, refine, write masks.tif and tracks.csv), frames/s and peak RSS.
+ * Usage: bench_model OUT.md   (env SAMEM_BENCH_QUICK=1: 6 videos of 30 frames; SAMEM_WEIGHTS: weights). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "samem/io.h"
+#include "samem/metrics.h"
+#include "samem/model.h"
+#include "samem/sim.h"
+#include "samem/stats.h"
+#include "samem/track.h"
+
+typedef struct vid {
+    const char *preset, *shape, *motion;
+    int size;
+} vid;
+
+static const vid videos[] = {
+    {"thin", "sphere", "brownian", 512},     {"thin", "rod", "directed", 512},      {"thin", "triangle", "harmonic", 512},
+    {"thin", "hexagon", "fbm", 512},         {"thin", "cube", "ctrw", 512},         {"thin", "mixed", "reflecting", 512},
+    {"medium", "sphere", "brownian", 512},   {"medium", "rod", "brownian", 512},    {"medium", "triangle", "directed", 512},
+    {"medium", "hexagon", "harmonic", 512},  {"medium", "cube", "fbm", 512},        {"medium", "mixed", "ctrw", 512},
+    {"thick", "sphere", "brownian", 512},    {"thick", "rod", "reflecting", 512},   {"thick", "triangle", "brownian", 512},
+    {"thick", "hexagon", "directed", 512},   {"thick", "mixed", "mixed", 512},
+    {"thin", "mixed", "brownian", 1024},     {"medium", "mixed", "brownian", 1024}, {"thick", "mixed", "brownian", 1024},
+};
+#define N_VIDEOS (int)(sizeof videos / sizeof videos[0])
+enum { M_NET, M_CLASSIC, M_GT, N_METHODS };
+static const char *method_names[N_METHODS] = {"samem network", "classic baseline", "ground-truth masks"};
+
+typedef struct acc {
+    double iou_sum, jf_sum, rows;
+    double *cerr;
+    size_t n_cerr, cap_cerr;
+    int64_t idsw;
+    double drel_sum;
+    int drel_n;
+    int videos;
+    double fps_sum;
+} acc;
+
+static void acc_cerr(acc *a, double v) {
+    if (!isfinite(v)) return;
+    if (a->n_cerr == a->cap_cerr) {
+        a->cap_cerr = a->cap_cerr ? 2 * a->cap_cerr : 1024;
+        a->cerr = realloc(a->cerr, sizeof(double) * a->cap_cerr);
+    }
+    a->cerr[a->n_cerr++] = v;
+}
+
+static int cmpd(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double pct(double *v, size_t n, double q) {
+    if (!n) return NAN;
+    qsort(v, n, sizeof *v, cmpd);
+    double pos = q * (n - 1);
+    size_t i = (size_t)pos;
+    double f = pos - i;
+    return i + 1 < n ? v[i] * (1 - f) + v[i + 1] * f : v[i];
+}
+
+/* Scores a predicted label stack against the truth stack. */
+static int score(const char *pred_path, const char *gt_path, acc *a, sm_error *err) {
+    sm_video *pv, *gv;
+    if (sm_video_open(&pv, pred_path, err) < 0) return -1;
+    if (sm_video_open(&gv, gt_path, err) < 0) {
+        sm_video_close(pv);
+        return -1;
+    }
+    const sm_video_info *in = sm_video_get_info(gv);
+    size_t n = (size_t)in->width * in->height;
+    float *f = malloc(n * sizeof(float));
+    uint16_t *p = malloc(n * 2), *g = malloc(n * 2);
+    sm_seg_params sp;
+    sm_seg_params_default(&sp);
+    sm_seg_eval *se = sm_seg_eval_create(&sp, err);
+    sm_mot *mot = sm_mot_create();
+    int rc = 0;
+    for (int64_t t = 0; t < in->frames && rc == 0; t++) {
+        if ((rc = sm_video_read_frame(pv, t, f, err)) < 0) break;
+        for (size_t i = 0; i < n; i++) p[i] = (uint16_t)f[i];
+        if ((rc = sm_video_read_frame(gv, t, f, err)) < 0) break;
+        for (size_t i = 0; i < n; i++) g[i] = (uint16_t)f[i];
+        rc = sm_seg_eval_add_frame(se, t, p, g, in->width, in->height, mot, err);
+    }
+    sm_seg_scores s;
+    sm_mot_scores m;
+    if (rc == 0 && (rc = sm_seg_eval_finish(se, &s, err)) == 0) {
+        for (int64_t i = 0; i < s.n_rows; i++) {
+            a->iou_sum += s.objects[i].iou, a->jf_sum += s.objects[i].jf, a->rows += 1;
+            acc_cerr(a, s.objects[i].centroid_err);
+        }
+        sm_seg_scores_free(&s);
+        if ((rc = sm_mot_compute(mot, 0.5, &m, err)) == 0) a->idsw += m.id_switches;
+    }
+    sm_mot_destroy(mot);
+    sm_seg_eval_destroy(se);
+    free(f), free(p), free(g);
+    sm_video_close(pv);
+    sm_video_close(gv);
+    return rc;
+}
+
+static double ensemble_D(sm_tracks *t, const sm_sim_config *cfg) {
+    sm_stats_options so;
+    sm_stats_options_default(&so);
+    so.px_nm = cfg->pixel_size_nm, so.dt_s = cfg->frame_interval_s, so.drift_subtract = 1;
+    sm_stats *s;
+    sm_error e = {0};
+    if (sm_stats_compute(&s, t, &so, &e) < 0) return NAN;
+    double D = s->ens.D;
+    sm_stats_destroy(s);
+    return D;
+}
+
+static int prompts_from_truth(const char *gt_path, sm_prompt **out, int *n, sm_error *err) {
+    sm_video *gv;
+    if (sm_video_open(&gv, gt_path, err) < 0) return -1;
+    const sm_video_info *in = sm_video_get_info(gv);
+    float *f = malloc(sizeof(float) * in->width * in->height);
+    sm_video_read_frame(gv, 0, f, err);
+    int maxl = 0;
+    for (int i = 0; i < in->width * in->height; i++)
+        if (f[i] > maxl) maxl = (int)f[i];
+    sm_prompt *p = calloc((size_t)maxl + 1, sizeof *p);
+    int k = 0;
+    for (int l = 1; l <= maxl; l++) {
+        int x0 = in->width, y0 = in->height, x1 = -1, y1 = -1, cnt = 0;
+        for (int y = 0; y < in->height; y++)
+            for (int x = 0; x < in->width; x++)
+                if ((int)f[y * in->width + x] == l) {
+                    cnt++;
+                    if (x < x0) x0 = x;
+                    if (x > x1) x1 = x;
+                    if (y < y0) y0 = y;
+                    if (y > y1) y1 = y;
+                }
+        if (cnt < 20 || x1 - x0 < 2 || y1 - y0 < 2) continue;
+        p[k++] = (sm_prompt){.kind = SM_PROMPT_BOX, .object_id = l, .frame = 0, .x0 = x0 - 1, .y0 = y0 - 1, .x1 = x1 + 1, .y1 = y1 + 1};
+    }
+    free(f);
+    sm_video_close(gv);
+    *out = p;
+    *n = k;
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: bench_model OUT.md\n");
+        return 1;
+    }
+    int quick = getenv("SAMEM_BENCH_QUICK") && atoi(getenv("SAMEM_BENCH_QUICK"));
+    int frames = quick ? 30 : 50;
+    sm_error err = {0};
+    char wpath[4096];
+    const char *w = sm_model_default_path(NULL, wpath, sizeof wpath);
+    sm_model *model = NULL;
+    if (w && sm_model_load(&model, w, &err) < 0) {
+        fprintf(stderr, "bench_model: %s (network column left out)\n", err.msg);
+        model = NULL;
+    }
+    const char *root = "/tmp/samem-bench-model";
+    char cmd[4400];
+    snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir -p %s", root, root);
+    if (system(cmd) != 0) return 2;
+    acc A[3][N_METHODS];
+    memset(A, 0, sizeof A);
+    const char *presets[3] = {"thin", "medium", "thick"};
+    double t_all = sm_now();
+    int done_videos = 0;
+    for (int vi = 0; vi < N_VIDEOS; vi++) {
+        if (quick && vi % 3 != 0 && vi < 17) continue;
+        if (quick && vi >= 17) continue;
+        const vid *V = &videos[vi];
+        int pi = strcmp(V->preset, "thin") == 0 ? 0 : strcmp(V->preset, "medium") == 0 ? 1 : 2;
+        sm_sim_config cfg;
+        sm_sim_config_preset(&cfg, V->preset, &err);
+        cfg.width = cfg.height = V->size;
+        cfg.frames = frames;
+        cfg.n_particles = V->size > 512 ? 8 : 6;
+        cfg.shape = sm_sim_shape_from_name(V->shape);
+        cfg.motion = sm_sim_motion_from_name(V->motion);
+        uint64_t seed = 1000 + vi;
+        char dir[4096], video[4200], gt[4200], out[4200];
+        snprintf(dir, sizeof dir, "%s/v%02d", root, vi);
+        snprintf(video, sizeof video, "%s/video.tif", dir);
+        snprintf(gt, sizeof gt, "%s/gt_labels.tif", dir);
+        if (sm_sim_write_video(&cfg, seed, dir, SM_SIM_FORMAT_TIFF, NULL, NULL, &err) < 0) {
+            fprintf(stderr, "bench_model: %s\n", err.msg);
+            return 2;
+        }
+        double Dtrue = NAN;
+        if (cfg.motion == SM_SIM_BROWNIAN) {
+            sm_sim *s;
+            if (sm_sim_create(&s, &cfg, seed, &err) == 0) {
+                int np;
+                const sm_sim_particle *pp = sm_sim_particles(s, &np);
+                double sum = 0;
+                for (int i = 0; i < np; i++) sum += pp[i].D_nm2_s;
+                Dtrue = np ? sum / np : NAN;
+                sm_sim_destroy(s);
+            }
+        }
+        sm_prompt *prompts;
+        int np;
+        if (prompts_from_truth(gt, &prompts, &np, &err) < 0) return 2;
+        for (int m = 0; m < N_METHODS; m++) {
+            sm_tracks *tr = NULL;
+            const char *pred = gt;
+            if (m == M_NET && !model) continue;
+            if (m != M_GT) {
+                sm_segment_options opt;
+                sm_segment_options_default(&opt);
+                opt.method = m == M_NET ? SM_METHOD_NET : SM_METHOD_CLASSIC;
+                opt.model = model;
+                snprintf(out, sizeof out, "%s/%s", dir, m == M_NET ? "net" : "classic");
+                sm_video *v;
+                if (sm_video_open(&v, video, &err) < 0) return 2;
+                sm_segment_stats st;
+                if (sm_segment_video(v, prompts, np, &opt, out, 1, &tr, &st, &err) < 0) {
+                    fprintf(stderr, "bench_model: %s\n", err.msg);
+                    return 2;
+                }
+                A[pi][m].fps_sum += st.frames_per_s;
+                sm_video_close(v);
+                static char pbuf[4300];
+                snprintf(pbuf, sizeof pbuf, "%s/masks.tif", out);
+                pred = pbuf;
+                sm_link_params lp;
+                sm_link_params_default(&lp);
+                lp.keep_ids = 1;
+                lp.max_disp = 40;
+                if (tr->n) sm_track_link(tr, &lp, NULL, &err);
+            } else {
+                sm_link_params lp;
+                sm_link_params_default(&lp);
+                lp.keep_ids = 1;
+                lp.max_disp = 40;
+                if (sm_track_labels_file(&tr, gt, video, &lp, NULL, &err) < 0) {
+                    fprintf(stderr, "bench_model: %s\n", err.msg);
+                    return 2;
+                }
+            }
+            if (score(pred, gt, &A[pi][m], &err) < 0) {
+                fprintf(stderr, "bench_model: scoring: %s\n", err.msg);
+                return 2;
+            }
+            A[pi][m].videos++;
+            if (isfinite(Dtrue)) {
+                double D = ensemble_D(tr, &cfg);
+                if (isfinite(D)) A[pi][m].drel_sum += fabs(D / Dtrue - 1), A[pi][m].drel_n++;
+            }
+            sm_tracks_destroy(tr);
+        }
+        free(prompts);
+        done_videos++;
+        fprintf(stderr, "bench_model: video %d (%s %s %s %d px) done, %.0f s\n", vi, V->preset, V->shape, V->motion, V->size,
+                sm_now() - t_all);
+    }
+    /* speed: 1024x1024, 100 frames, 5 prompted particles */
+    double fps[2] = {NAN, NAN};
+    size_t rss[2] = {0, 0};
+    {
+        sm_sim_config cfg;
+        sm_sim_config_preset(&cfg, "medium", &err);
+        cfg.width = cfg.height = 1024;
+        cfg.frames = quick ? 40 : 100;
+        cfg.n_particles = 5;
+        cfg.margin_px = 0;
+        char dir[4096], video[4200], gt[4200], out[4200];
+        snprintf(dir, sizeof dir, "%s/speed", root);
+        snprintf(video, sizeof video, "%s/video.tif", dir);
+        snprintf(gt, sizeof gt, "%s/gt_labels.tif", dir);
+        if (sm_sim_write_video(&cfg, 77, dir, SM_SIM_FORMAT_TIFF, NULL, NULL, &err) < 0) return 2;
+        sm_prompt *prompts;
+        int np;
+        prompts_from_truth(gt, &prompts, &np, &err);
+        if (np > 5) np = 5;
+        for (int m = 0; m < 2; m++) {
+            if (m == M_NET && !model) continue;
+            sm_segment_options opt;
+            sm_segment_options_default(&opt);
+            opt.method = m == M_NET ? SM_METHOD_NET : SM_METHOD_CLASSIC;
+            opt.model = model;
+            snprintf(out, sizeof out, "%s/%s", dir, m == M_NET ? "net" : "classic");
+            sm_video *v;
+            sm_video_open(&v, video, &err);
+            sm_segment_stats st;
+            if (sm_segment_video(v, prompts, np, &opt, out, 1, NULL, &st, &err) == 0) fps[m] = st.frames_per_s, rss[m] = st.peak_rss_bytes;
+            sm_video_close(v);
+        }
+        free(prompts);
+    }
+    FILE *fp = fopen(argv[1], "w");
+    if (!fp) return 2;
+    fprintf(fp, "## Segmentation model (bench_model)\n\n");
+    fprintf(fp, "%d simulated videos of %d frames (%s), fixed seeds 1000+i, box prompts from the truth on frame 0; weights: %s.\n",
+            done_videos, frames, quick ? "quick mode: a subset" : "17 at 512x512, 3 at 1024x1024, every shape and motion",
+            model ? w : "none found (network left out)");
+    fprintf(fp, "Centroid error in px over matched objects; ID switches summed; D error on Brownian videos only "
+                "(ensemble D, drift subtracted, against the simulator's mean D).\n\n");
+    fprintf(fp, "| preset | method | videos | mean IoU | J&F | centroid err median | p95 | ID switches | rel. error of D | segment frames/s |\n");
+    fprintf(fp, "|---|---|---|---|---|---|---|---|---|---|\n");
+    for (int p = 0; p < 3; p++)
+        for (int m = 0; m < N_METHODS; m++) {
+            acc *a = &A[p][m];
+            if (!a->videos) continue;
+            double med = pct(a->cerr, a->n_cerr, 0.5), p95 = pct(a->cerr, a->n_cerr, 0.95);
+            char drel[32] = "n/a", f[32] = "-";
+            if (a->drel_n) snprintf(drel, sizeof drel, "%.2f (%d)", a->drel_sum / a->drel_n, a->drel_n);
+            if (m != M_GT) snprintf(f, sizeof f, "%.1f", a->fps_sum / a->videos);
+            fprintf(fp, "| %s | %s | %d | %.3f | %.3f | %.2f | %.2f | %lld | %s | %s |\n", presets[p], method_names[m], a->videos,
+                    a->rows ? a->iou_sum / a->rows : NAN, a->rows ? a->jf_sum / a->rows : NAN, med, p95, (long long)a->idsw, drel, f);
+            free(a->cerr);
+        }
+    fprintf(fp, "\nSpeed, `samem segment` end to end (read TIFF, segment, refine, write masks.tif + tracks.csv), 1024x1024, "
+                "%d frames, 5 prompted particles, %d threads available:\n\n", quick ? 40 : 100, (int)sysconf(_SC_NPROCESSORS_ONLN));
+    fprintf(fp, "| method | frames/s | peak RSS (MiB) |\n|---|---|---|\n");
+    if (model) fprintf(fp, "| samem network | %.1f | %.0f |\n", fps[0], rss[0] / 1048576.0);
+    fprintf(fp, "| classic baseline | %.1f | %.0f |\n", fps[1], rss[1] / 1048576.0);
+    fprintf(fp, "\nTotal benchmark time %.0f s.\n", sm_now() - t_all);
+    fclose(fp);
+    sm_model_destroy(model);
+    return 0;
+}
