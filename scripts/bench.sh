@@ -5,7 +5,7 @@ set -eu
 build=${1:-build}
 cd "$(dirname "$0")/.."
 mkdir -p bench/results
-for exe in "$build"/bench_*; do
+for exe in "$build"/bench/bench_* "$build"/bench_*; do
   [ -x "$exe" ] || continue
   name=$(basename "$exe")
   [ -n "${BENCH_ONLY:-}" ] && [ "$name" != "$BENCH_ONLY" ] && continue

@@ -6,7 +6,7 @@ build=$1
 seconds=${2:-60}
 cd "$(dirname "$0")/.."
 status=0
-for exe in "$build"/fuzz_*; do
+for exe in "$build"/fuzz/fuzz_* "$build"/fuzz_*; do
   [ -x "$exe" ] || continue
   name=$(basename "$exe")
   corpus="fuzz/corpus/$name"
