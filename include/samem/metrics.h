@@ -65,7 +65,8 @@ void sm_mot_destroy(sm_mot *m);
  * non-zero similarities (0..1] of pairs (pair_gt[k], pair_pred[k]) given as indices into gt_ids / pred_ids. */
 int sm_mot_add_frame(sm_mot *m, int n_gt, const int64_t *gt_ids, int n_pred, const int64_t *pred_ids, int n_pairs,
                      const int *pair_gt, const int *pair_pred, const double *pair_sim, sm_error *err);
-/* Point tracks: frames present in either table, similarity max(0, 1 - d / (2 radius)) (radius in px). */
+/* Point tracks: frames present in either table, similarity max(0, 1 - d / (2 radius)) (radius in px). Rows whose
+ * visible column is 0 (the simulator's truth lists particles outside the field) are left out. */
 int sm_mot_add_points(sm_mot *m, const sm_tracks *gt, const sm_tracks *pred, double radius, sm_error *err);
 
 typedef struct sm_mot_scores {

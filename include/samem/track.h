@@ -106,6 +106,8 @@ typedef struct sm_link_params {
     double kalman_q;      /* process noise: acceleration std, px/frame^2 (default 1) */
     double kalman_r;      /* measurement noise std, px (default 1) */
     double merge_area_tol;/* relative tolerance for area sums in merge/split detection (default 0.35) */
+    int weighted_centroid;/* sm_track_labels_file only: x, y = contrast-weighted centroid when a video is given
+                           * (default 0: the mask's centroid, which single noisy frames do not disturb) */
 } sm_link_params;
 
 void sm_link_params_default(sm_link_params *p);
@@ -142,7 +144,8 @@ int sm_track_link(sm_tracks *det, const sm_link_params *p, sm_track_events *even
 /* Reads a label stack (uint16 TIFF stack or PNG folder, anything sm_video_open reads whose values are
  * integers 0..65535), measures each object in each frame (intensities from video_path when not NULL; it must
  * have the same size and at least as many frames), links, and returns the track table (rows sorted by
- * particle then frame; columns of SM_COLS_TRACK). */
+ * particle then frame; columns of SM_COLS_TRACK). x, y are the mask centroid, or the contrast-weighted one with
+ * p->weighted_centroid and a video. */
 int sm_track_labels_file(sm_tracks **out, const char *labels_path, const char *video_path,
                          const sm_link_params *p, sm_track_events *events, sm_error *err);
 

@@ -20,6 +20,9 @@ static int run_track(const sm_args *a) {
     p.gap = (int)gap;
     p.kalman = sm_args_flag(a, "kalman");
     p.keep_ids = sm_args_flag(a, "keep-ids");
+    p.weighted_centroid = sm_args_flag(a, "weighted-centroid");
+    if (p.weighted_centroid && !sm_args_get(a, "video"))
+        return sm_cli_usage_error("track", "--weighted-centroid needs --video");
     const char *events_path = sm_args_get(a, "events");
     sm_track_events *ev = sm_track_events_create();
     sm_tracks *t = NULL;
@@ -48,8 +51,9 @@ const sm_command sm_cmd_track = {
     .usage = "samem track LABELS [--video VIDEO] -o tracks.csv [--max-disp PX] [--gap G] [--kalman] [--keep-ids]",
     .description =
         "LABELS is a uint16 label stack (TIFF or a folder of PNGs; 0 background, k object k). Each object in each\n"
-        "frame is measured (area, centroid, orientation, axes, eccentricity, border contact; with --video the\n"
-        "centroid is contrast-weighted and the mean intensity is filled in) and linked by an exact assignment\n"
+        "frame is measured (area, centroid, orientation, axes, eccentricity, border contact; with --video the mean\n"
+        "intensity, and with --weighted-centroid x, y weighted by each pixel's contrast to the background ring)\n"
+        "and linked by an exact assignment\n"
         "with costs from distance, area and shape, closing gaps of up to G frames. With --keep-ids the labels are\n"
         "identities (for example from a prompted model): they are kept, and a new label is only stitched onto a\n"
         "track that vanished within the last G+1 frames. Columns: frame,particle,x,y,area,angle,major,minor,\n"
@@ -63,6 +67,7 @@ const sm_command sm_cmd_track = {
         {"max-disp", "PX", "largest step between consecutive frames (default 10)"},
         {"gap", "G", "frames a particle may be missing and still be rejoined (default 2)"},
         {"kalman", NULL, "predict positions with a constant-velocity Kalman filter"},
+        {"weighted-centroid", NULL, "x, y weighted by contrast to the background ring (needs --video)"},
         {"keep-ids", NULL, "label values are identities: keep them, only stitch new labels onto lost tracks"},
         {"w-area", "W", "weight of the squared log area ratio in the cost (default 0.5)"},
         {"w-shape", "W", "weight of the squared eccentricity difference (default 0.5)"},

@@ -145,20 +145,25 @@ static int cmp_fr(const void *a, const void *b) {
     return (x->row > y->row) - (x->row < y->row);
 }
 
-static fr_key *frame_order(const sm_tracks *t) {
+/* Rows in frame order, leaving out rows marked not visible (visible == 0); *n receives their count. */
+static fr_key *frame_order(const sm_tracks *t, int64_t *n) {
     fr_key *k = malloc(((size_t)t->n + 1) * sizeof *k);
     if (!k) return NULL;
+    int64_t m = 0;
     for (int64_t i = 0; i < t->n; i++) {
-        k[i].frame = t->frame[i];
-        k[i].row = i;
+        if (t->visible[i] == 0) continue;
+        k[m].frame = t->frame[i];
+        k[m++].row = i;
     }
-    qsort(k, (size_t)t->n, sizeof *k, cmp_fr);
+    qsort(k, (size_t)m, sizeof *k, cmp_fr);
+    *n = m;
     return k;
 }
 
 int sm_mot_add_points(sm_mot *m, const sm_tracks *gt, const sm_tracks *pred, double radius, sm_error *err) {
     if (!(radius > 0)) return sm_error_set(err, SM_EINVAL, "tracking metrics: radius must be positive");
-    fr_key *kg = frame_order(gt), *kp = frame_order(pred);
+    int64_t ngt = 0, npr = 0;
+    fr_key *kg = frame_order(gt, &ngt), *kp = frame_order(pred, &npr);
     int64_t *gid = malloc(((size_t)gt->n + 1) * sizeof *gid), *pid = malloc(((size_t)pred->n + 1) * sizeof *pid);
     int *pg = NULL, *pp = NULL;
     double *ps = NULL;
@@ -169,13 +174,13 @@ int sm_mot_add_points(sm_mot *m, const sm_tracks *gt, const sm_tracks *pred, dou
         goto done;
     }
     int64_t i = 0, j = 0;
-    while (i < gt->n || j < pred->n) {
+    while (i < ngt || j < npr) {
         int64_t f = INT64_MAX;
-        if (i < gt->n) f = kg[i].frame;
-        if (j < pred->n && kp[j].frame < f) f = kp[j].frame;
+        if (i < ngt) f = kg[i].frame;
+        if (j < npr && kp[j].frame < f) f = kp[j].frame;
         int64_t i1 = i, j1 = j;
-        while (i1 < gt->n && kg[i1].frame == f) i1++;
-        while (j1 < pred->n && kp[j1].frame == f) j1++;
+        while (i1 < ngt && kg[i1].frame == f) i1++;
+        while (j1 < npr && kp[j1].frame == f) j1++;
         int ng = (int)(i1 - i), np = (int)(j1 - j), n = 0;
         for (int a = 0; a < ng; a++) gid[a] = gt->particle[kg[i + a].row];
         for (int b = 0; b < np; b++) pid[b] = pred->particle[kp[j + b].row];

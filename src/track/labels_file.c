@@ -64,7 +64,8 @@ int sm_track_labels_file(sm_tracks **out, const char *labels_path, const char *v
             sm_tracks_row r = sm_tracks_row_empty();
             r.frame = f;
             r.particle = o->label;
-            r.x = o->x; r.y = o->y;
+            r.x = p->weighted_centroid ? o->x : o->x_geom;
+            r.y = p->weighted_centroid ? o->y : o->y_geom;
             r.area = o->area; r.angle = o->angle; r.major = o->major; r.minor = o->minor;
             r.eccentricity = o->eccentricity; r.intensity = o->intensity; r.border = o->border;
             rc = sm_tracks_append(t, &r, err);

@@ -76,6 +76,7 @@ void sm_link_params_default(sm_link_params *p) {
     p->kalman_q = 1;
     p->kalman_r = 1;
     p->merge_area_tol = 0.35;
+    p->weighted_centroid = 0;
 }
 
 /* ---------------------------------------------------------------- int64 -> int64 map (open addressing) */

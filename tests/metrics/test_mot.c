@@ -125,7 +125,8 @@ int main(void) {
     SM_CHECKF("CLEAR prefers continuing the previous match: IDSW 0, FP 1", s.id_switches == 0 && s.fp == 1 && s.tp == 2,
               "idsw=%lld fp=%lld", (long long)s.id_switches, (long long)s.fp);
 
-    /* point tracks: similarity 1 - d/(2r); r = 2: d = 1 matched (0.75), d = 3 not (0.25) */
+    /* point tracks: similarity 1 - d/(2r); r = 2: d = 1 matched (0.75), d = 3 not (0.25); a truth row with
+     * visible = 0 does not count */
     sm_tracks *gt = sm_tracks_create(), *pr = sm_tracks_create();
     sm_error err = {0};
     for (int f = 0; f < 2; f++) {
@@ -138,6 +139,11 @@ int main(void) {
         sm_tracks_append(pr, &r, &err);
         r.particle = 1; r.x = 53;
         sm_tracks_append(pr, &r, &err);
+    }
+    {
+        sm_tracks_row r = sm_tracks_row_empty();   /* outside the field: left out */
+        r.frame = 0; r.particle = 9; r.x = 80; r.y = 10; r.visible = 0;
+        sm_tracks_append(gt, &r, &err);
     }
     m = sm_mot_create();
     int rc = sm_mot_add_points(m, gt, pr, 2, &err);

@@ -75,7 +75,8 @@ int main(void) {
     SM_CHECK("label and video TIFFs written with libtiff", write_stack(lab, SAMPLEFORMAT_UINT, 16, labels) == 0 &&
              write_stack(vid, SAMPLEFORMAT_IEEEFP, 32, video) == 0 && write_stack(bad, SAMPLEFORMAT_IEEEFP, 32, halves) == 0);
 
-    snprintf(cmd, sizeof cmd, "%s track %s --video %s -o %s --max-disp 5 --events %s --quiet", bin, lab, vid, out, ev);
+    snprintf(cmd, sizeof cmd, "%s track %s --video %s --weighted-centroid -o %s --max-disp 5 --events %s --quiet", bin,
+             lab, vid, out, ev);
     SM_CHECK("samem track exits 0", sm_test_system(cmd) == 0);
     char *text = NULL;
     size_t len;
@@ -116,6 +117,8 @@ int main(void) {
     SM_CHECK("--keep-ids keeps the label values as particle ids (no intensity without a video)", ok);
     sm_tracks_destroy(t);
 
+    snprintf(cmd, sizeof cmd, "%s track %s -o %s --weighted-centroid --quiet 2>/dev/null", bin, lab, out);
+    SM_CHECK("--weighted-centroid without --video: exit 1", sm_test_system(cmd) == 1);
     snprintf(cmd, sizeof cmd, "%s track %s --quiet 2>/dev/null", bin, lab);
     SM_CHECK("missing -o: exit 1", sm_test_system(cmd) == 1);
     snprintf(cmd, sizeof cmd, "%s track %s.missing -o %s --quiet 2>/dev/null", bin, lab, out);
