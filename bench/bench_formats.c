@@ -282,6 +282,8 @@ int main(int argc, char **argv) {
              "-i %s -c:v mpeg4 -q:v 4 -g 25 %s", W, H, raw, path[6]);
     int have_avi = system(cmd) == 0;
 
+    free(frames);   /* before the children fork, so that their resident memory is the reader's alone */
+    frames = NULL;
     FILE *out = fopen(argv[1], "w");
     if (!out) return 2;
     fprintf(out, "## Microscope file formats (bench_formats)\n\n");
@@ -308,6 +310,5 @@ int main(int argc, char **argv) {
     for (int k = 0; k < 7; k++) remove(path[k]);
     remove(raw);
     rmdir(dir);
-    free(frames);
     return 0;
 }

@@ -11,8 +11,9 @@
  * (length, frames) where column i is frame i's JSON; from frame 0's JSON we take BinaryResult.PixelSize.width
  * (in BinaryResult.PixelUnitX, usually m) and Scan.FrameTime (s).
  * When a file holds several images the largest is chosen. Any integer or float sample type is read, and
- * libhdf5 converts it to float32. Reading frame i reads one hyperslab, never the whole dataset; the chunk
- * cache is raised to 64 MiB so that datasets chunked across frames are not re-read for every frame.
+ * converted to float32 here (libhdf5 converts the types we do not map). Reading frame i reads one hyperslab,
+ * never the whole dataset; when chunks span several frames the chunk cache is raised to 64 MiB so that they
+ * are not re-read for every frame.
  * Left out: spectra and spectrum images, 4-D data, the per-frame times of Velox image series, DM5.
  * HDF5's automatic error printing is switched off: every failure becomes one sm_error line. */
 #include <math.h>
@@ -23,6 +24,7 @@
 #include <hdf5.h>
 
 #include "io/format.h"
+#include "io/mrc_raw.h"
 
 #define EMD_MAX_VISIT 100000
 #define EMD_MAX_META (4u << 20)   /* bytes of Velox JSON read per frame */
@@ -31,6 +33,9 @@ typedef struct emd_priv {
     hid_t file, dset, fspace, mspace;
     int frame_axis;          /* axis of the dataset that counts frames (-1: a single 2-D image) */
     int rank;
+    hid_t mtype;             /* native memory type of the samples, or -1 to let libhdf5 convert to float */
+    sm_raw_type raw;         /* the samples' type when mtype >= 0 */
+    uint8_t *buf;            /* one frame of native samples */
     char *path;
 } emd_priv;
 
@@ -259,6 +264,8 @@ static void emd_close(void *pv) {
     if (e->mspace >= 0) H5Sclose(e->mspace);
     if (e->fspace >= 0) H5Sclose(e->fspace);
     if (e->dset >= 0) H5Dclose(e->dset);
+    if (e->mtype >= 0) H5Tclose(e->mtype);
+    free(e->buf);
     if (e->file >= 0) H5Fclose(e->file);
     free(e->path);
     free(e);
@@ -272,7 +279,7 @@ static int emd_open(const char *path, sm_video_info *info, void **out, sm_error 
         free(e);
         return sm_error_set(err, SM_ENOMEM, "%s: out of memory", path);
     }
-    e->file = e->dset = e->fspace = e->mspace = -1;
+    e->file = e->dset = e->fspace = e->mspace = e->mtype = -1;
     int rc;
     e->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (e->file < 0) {
@@ -299,10 +306,7 @@ static int emd_open(const char *path, sm_video_info *info, void **out, sm_error 
                           velox ? "Velox Data/Image" : "EMD (emd_group_type = 1)");
         goto fail;
     }
-    hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
-    H5Pset_chunk_cache(dapl, 12421, 64u << 20, 1.0);
-    e->dset = H5Dopen2(e->file, best.name, dapl);
-    H5Pclose(dapl);
+    e->dset = H5Dopen2(e->file, best.name, H5P_DEFAULT);
     if (e->dset < 0 || (e->fspace = H5Dget_space(e->dset)) < 0) {
         rc = sm_error_set(err, SM_EFORMAT, "%s: cannot open dataset %s", path, best.name);
         goto fail;
@@ -327,6 +331,25 @@ static int emd_open(const char *path, sm_video_info *info, void **out, sm_error 
         }
     }
     if (e->frame_axis == 0) ya = 1, xa = 2;
+    if (e->frame_axis >= 0) {
+        /* Chunks that span several frames would be read again for every frame: give them a 64 MiB cache.
+         * Chunks of one frame or less are read straight into our buffer (libhdf5 bypasses a small cache). */
+        hid_t dcpl = H5Dget_create_plist(e->dset);
+        hsize_t chunk[3] = {1, 1, 1};
+        int spans = dcpl >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED && H5Pget_chunk(dcpl, 3, chunk) == 3 &&
+                    chunk[e->frame_axis] > 1;
+        if (dcpl >= 0) H5Pclose(dcpl);
+        if (spans) {
+            hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
+            H5Pset_chunk_cache(dapl, 12421, 64u << 20, 1.0);
+            hid_t d2 = H5Dopen2(e->file, best.name, dapl);
+            H5Pclose(dapl);
+            if (d2 >= 0) {
+                H5Dclose(e->dset);
+                e->dset = d2;
+            }
+        }
+    }
     if (dims[ya] > 1000000 || dims[xa] > 1000000) {
         rc = sm_error_set(err, SM_EFORMAT, "%s: dataset %s has absurd dimensions", path, best.name);
         goto fail;
@@ -335,12 +358,34 @@ static int emd_open(const char *path, sm_video_info *info, void **out, sm_error 
     info->width = (int)dims[xa];
     info->frames = e->frame_axis >= 0 ? (int64_t)dims[e->frame_axis] : 1;
     hid_t t = H5Dget_type(e->dset);
-    info->bit_depth = (int)H5Tget_size(t) * 8;
-    info->is_float = H5Tget_class(t) == H5T_FLOAT;
+    size_t tsize = H5Tget_size(t);
+    H5T_class_t tclass = H5Tget_class(t);
+    info->bit_depth = (int)tsize * 8;
+    info->is_float = tclass == H5T_FLOAT;
+    /* Reading the stored type natively and converting here is several times faster than libhdf5's
+     * conversion to float; types we do not map (float16, odd sizes) are left to libhdf5. */
+    int sign = tclass == H5T_INTEGER ? H5Tget_sign(t) == H5T_SGN_2 : 0;
+    int mapped = 1;
+    if (tclass == H5T_INTEGER && tsize == 1) e->raw = sign ? SM_RAW_I8 : SM_RAW_U8;
+    else if (tclass == H5T_INTEGER && tsize == 2) e->raw = sign ? SM_RAW_I16 : SM_RAW_U16;
+    else if (tclass == H5T_INTEGER && tsize == 4) e->raw = sign ? SM_RAW_I32 : SM_RAW_U32;
+    else if (tclass == H5T_INTEGER && tsize == 8) e->raw = sign ? SM_RAW_I64 : SM_RAW_U64;
+    else if (tclass == H5T_FLOAT && tsize == 4) e->raw = SM_RAW_F32;
+    else if (tclass == H5T_FLOAT && tsize == 8) e->raw = SM_RAW_F64;
+    else mapped = 0;
+    if (mapped) e->mtype = H5Tget_native_type(t, H5T_DIR_ASCEND);
     H5Tclose(t);
+    if (e->mtype >= 0 && H5Tget_size(e->mtype) != tsize) {
+        H5Tclose(e->mtype);
+        e->mtype = -1;
+    }
     snprintf(info->format, sizeof info->format, velox ? "emd-velox" : "emd-berkeley");
     size_t plane;
     if ((rc = sm_size_mul(&plane, (size_t)info->width, (size_t)info->height, sizeof(float), path, err)) < 0) goto fail;
+    if (e->mtype >= 0 && !(e->buf = malloc((size_t)info->width * (size_t)info->height * tsize))) {
+        rc = sm_error_set(err, SM_ENOMEM, "%s: out of memory for a frame", path);
+        goto fail;
+    }
     hsize_t mdims[3] = {dims[0], dims[1], dims[2]};
     if (e->frame_axis >= 0) mdims[e->frame_axis] = 1;
     e->mspace = H5Screate_simple(e->rank, mdims, NULL);
@@ -376,9 +421,12 @@ static int emd_read_frame(void *pv, const sm_video_info *info, int64_t i, float 
         count[e->frame_axis] = 1;
     }
     if (H5Sselect_hyperslab(e->fspace, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
-        H5Dread(e->dset, H5T_NATIVE_FLOAT, e->mspace, e->fspace, H5P_DEFAULT, out) < 0)
+        H5Dread(e->dset, e->mtype >= 0 ? e->mtype : H5T_NATIVE_FLOAT, e->mspace, e->fspace, H5P_DEFAULT,
+                e->mtype >= 0 ? (void *)e->buf : (void *)out) < 0)
         return sm_error_set(err, SM_EFORMAT, "%s: cannot read frame %lld (truncated or corrupt HDF5 data)", e->path,
                             (long long)i);
+    if (e->mtype >= 0)
+        sm_raw_to_float(out, e->buf, (size_t)info->width * (size_t)info->height, e->raw, sm_host_is_little());
     return 0;
 }
 

@@ -50,15 +50,35 @@ static inline uint64_t sm_raw_uint(const uint8_t *p, size_t size, int little) {
     return v;
 }
 
-/* n samples of type t at src (byte order little/big) to out. */
+/* n samples of type t at src (byte order little/big) to out. The common cases (bytes, and 16/32-bit
+ * samples in the host's order) have their own loops; the rest go through sm_raw_uint. */
 static inline void sm_raw_to_float(float *out, const uint8_t *src, size_t n, sm_raw_type t, int little) {
+    int native = little == sm_host_is_little();
+    if (t == SM_RAW_U8) {
+        for (size_t i = 0; i < n; i++) out[i] = src[i];
+        return;
+    }
+    if (t == SM_RAW_I8) {
+        for (size_t i = 0; i < n; i++) out[i] = (int8_t)src[i];
+        return;
+    }
+    if (native && (t == SM_RAW_U16 || t == SM_RAW_I16)) {
+        for (size_t i = 0; i < n; i++) {
+            uint16_t u;
+            memcpy(&u, src + 2 * i, 2);
+            out[i] = t == SM_RAW_U16 ? (float)u : (float)(int16_t)u;
+        }
+        return;
+    }
+    if (native && t == SM_RAW_F32) {
+        memcpy(out, src, n * 4);
+        return;
+    }
     size_t s = sm_raw_size(t);
     for (size_t i = 0; i < n; i++) {
         uint64_t u = sm_raw_uint(src + i * s, s, little);
         float v;
         switch (t) {
-        case SM_RAW_U8: v = (float)(uint8_t)u; break;
-        case SM_RAW_I8: v = (float)(int8_t)(uint8_t)u; break;
         case SM_RAW_U16: v = (float)(uint16_t)u; break;
         case SM_RAW_I16: v = (float)(int16_t)(uint16_t)u; break;
         case SM_RAW_U32: v = (float)(uint32_t)u; break;
