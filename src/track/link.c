@@ -444,7 +444,7 @@ int sm_track_link(sm_tracks *det, const sm_link_params *p, sm_track_events *even
     int64_t *prev_id = NULL;
     unsigned char *prev_cont = NULL;
     int *live_to_prev = NULL;
-    size_t cap_src = 0, cap_prev = 0, cap_l2p = 0;
+    size_t cap_src = 0, cap_l2p = 0, cap_px = 0, cap_py = 0, cap_pa = 0, cap_pi = 0, cap_pc = 0;
     int rc = 0;
     if (!ord || !rows || !det_id || !det_track || !det_prev) {
         rc = sm_error_set(err, SM_ENOMEM, "link: out of memory for %lld detections", (long long)N);
@@ -498,25 +498,13 @@ int sm_track_link(sm_tracks *det, const sm_link_params *p, sm_track_events *even
             }
         }
         /* snapshot of the tracks seen at frame-1, for events */
-        if (ensure((void **)&live_to_prev, &cap_l2p, (size_t)L.nlv + 1, sizeof *live_to_prev) ||
-            ensure((void **)&prev_x, &cap_prev, (size_t)L.nlv + 1, sizeof *prev_x)) {
+        size_t need = (size_t)L.nlv + 1;
+        if (ensure((void **)&live_to_prev, &cap_l2p, need, sizeof *live_to_prev) ||
+            ensure((void **)&prev_x, &cap_px, need, sizeof *prev_x) || ensure((void **)&prev_y, &cap_py, need, sizeof *prev_y) ||
+            ensure((void **)&prev_area, &cap_pa, need, sizeof *prev_area) ||
+            ensure((void **)&prev_id, &cap_pi, need, sizeof *prev_id) || ensure((void **)&prev_cont, &cap_pc, need, 1)) {
             rc = sm_error_set(err, SM_ENOMEM, "link: out of memory");
             goto done;
-        }
-        {
-            size_t c = cap_prev;
-            double *q1 = realloc(prev_y, c * sizeof *q1);
-            if (q1) prev_y = q1;
-            double *q2 = realloc(prev_area, c * sizeof *q2);
-            if (q2) prev_area = q2;
-            int64_t *q3 = realloc(prev_id, c * sizeof *q3);
-            if (q3) prev_id = q3;
-            unsigned char *q4 = realloc(prev_cont, c);
-            if (q4) prev_cont = q4;
-            if (!q1 || !q2 || !q3 || !q4) {
-                rc = sm_error_set(err, SM_ENOMEM, "link: out of memory");
-                goto done;
-            }
         }
         int nprev = 0;
         for (int a = 0; a < L.nlv; a++) {
