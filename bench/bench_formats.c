@@ -291,6 +291,14 @@ int main(int argc, char **argv) {
                  "page cache, one thread. Random: %d frames in a fixed shuffled order. Peak RSS of a child process "
                  "that opens and reads the file (includes the library and its decoders). "
                  "Command: `build/bench_formats bench/results/bench_formats.md`.\n\n", W, H, N, NRAND);
+    double load = 0;
+    FILE *la = fopen("/proc/loadavg", "r");
+    if (la) {
+        if (fscanf(la, "%lf", &load) != 1) load = 0;
+        fclose(la);
+    }
+    fprintf(out, "Load average when measured: %.1f on %ld cores (other work shares the machine: the rates are "
+                 "lower bounds).\n\n", load, sysconf(_SC_NPROCESSORS_ONLN));
     fprintf(out, "| format | reader | open (ms) | frames/s in order | frames/s random | MB/s in order | peak RSS (MiB) |\n");
     fprintf(out, "|---|---|---|---|---|---|---|\n");
     for (int k = 0; k < 7; k++) {
