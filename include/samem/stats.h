@@ -84,7 +84,11 @@ typedef struct sm_track_stats {
     sm_stats_fit fit;
     double D_r, D_r_se;         /* rotational diffusion, rad^2/time (CVE on unwrapped angles); NaN without */
     double sigma_theta;         /* angular localisation error, rad */
-    double ngp[SM_STATS_MAX_VH_LAGS]; /* 2-D non-Gaussian parameter at each van Hove lag (NaN: < 2 steps) */
+    /* per-track van Hove at each of the options' lags: Gaussian fits (ML mean and sd, len) and the 2-D
+     * non-Gaussian parameter; NaN with fewer than 2 displacements */
+    double vh_mean_x[SM_STATS_MAX_VH_LAGS], vh_sd_x[SM_STATS_MAX_VH_LAGS];
+    double vh_mean_y[SM_STATS_MAX_VH_LAGS], vh_sd_y[SM_STATS_MAX_VH_LAGS];
+    double ngp[SM_STATS_MAX_VH_LAGS];
 } sm_track_stats;
 
 /* An ensemble curve over lags 0..n-1 (frames). */

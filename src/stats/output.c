@@ -1,7 +1,7 @@
 /* stats.json and msd.csv: the files a scientist reads or loads into pandas.
  *
  * stats.json: units, ensemble estimates (each with se and a 95% interval = +-1.96 se), per-track estimates,
- * van Hove summaries, VACF, ergodicity breaking, warnings (counts of what was dropped or could not be fitted)
+ * van Hove summaries (pooled; per track as vh_* arrays, one entry per lag in options.vh_lags), VACF, ergodicity breaking, warnings (counts of what was dropped or could not be fitted)
  * and the options used. NaN (not estimable) is written as null.
  * msd.csv (long format): particle,kind,lag_frames,lag_time,msd,se,n_displacements,n_tracks,reliable; the
  * ensemble curves have particle -1 and kind ea_ta (ensemble-averaged TA-MSD), ea (from each track's first
@@ -115,6 +115,10 @@ int sm_stats_write_json(const sm_stats *s, const char *path, sm_error *err) {
         add_num(o, "D_r", t->D_r);
         add_ci(o, "D_r_ci", t->D_r, t->D_r_se);
         add_num(o, "sigma_theta", t->sigma_theta);
+        cJSON_AddItemToObject(o, "vh_mean_x", num_array(t->vh_mean_x, s->n_vh));
+        cJSON_AddItemToObject(o, "vh_sd_x", num_array(t->vh_sd_x, s->n_vh));
+        cJSON_AddItemToObject(o, "vh_mean_y", num_array(t->vh_mean_y, s->n_vh));
+        cJSON_AddItemToObject(o, "vh_sd_y", num_array(t->vh_sd_y, s->n_vh));
         cJSON_AddItemToObject(o, "ngp", num_array(t->ngp, s->n_vh));
         cJSON_AddItemToArray(ta, o);
     }

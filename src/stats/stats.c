@@ -710,7 +710,8 @@ int sm_stats_compute(sm_stats **out, const sm_tracks *tr, const sm_stats_options
         if (L > maxL) maxL = L;
         fit_nan(&ts->fit);
         ts->D_r = ts->D_r_se = ts->sigma_theta = NAN;
-        for (int j = 0; j < SM_STATS_MAX_VH_LAGS; j++) ts->ngp[j] = NAN;
+        for (int j = 0; j < SM_STATS_MAX_VH_LAGS; j++)
+            ts->ngp[j] = ts->vh_mean_x[j] = ts->vh_mean_y[j] = ts->vh_sd_x[j] = ts->vh_sd_y[j] = NAN;
     }
     for (int64_t r = 0; r < nk && !s->has_angles; r++)
         if (isfinite(tr->angle[keys[r].row])) s->has_angles = 1;
@@ -816,15 +817,25 @@ int sm_stats_compute(sm_stats **out, const sm_tracks *tr, const sm_stats_options
             }
             for (int j = 0; j < nvh; j++) {
                 int lag = o.vh_lags[j];
-                double s2 = 0, s4 = 0, n = 0;
+                double s2 = 0, s4 = 0, n = 0, sx = 0, sxx = 0, sy = 0, syy = 0;
                 for (int64_t t = 0; t + lag < L; t++) {
                     if (!v[t] || !v[t + lag]) continue;
                     double dx = x[t + lag] - x[t], dy = y[t + lag] - y[t], r2 = dx * dx + dy * dy;
                     s2 += r2;
                     s4 += r2 * r2;
+                    sx += dx;
+                    sxx += dx * dx;
+                    sy += dy;
+                    syy += dy * dy;
                     n++;
                 }
-                if (n >= 2 && s2 > 0) ts->ngp[j] = (s4 / n) / (2.0 * (s2 / n) * (s2 / n)) - 1.0;
+                if (n >= 2) {
+                    ts->vh_mean_x[j] = sx / n;
+                    ts->vh_mean_y[j] = sy / n;
+                    ts->vh_sd_x[j] = sqrt(fmax(sxx / n - (sx / n) * (sx / n), 0));
+                    ts->vh_sd_y[j] = sqrt(fmax(syy / n - (sy / n) * (sy / n), 0));
+                    if (s2 > 0) ts->ngp[j] = (s4 / n) / (2.0 * (s2 / n) * (s2 / n)) - 1.0;
+                }
             }
             if (s->has_angles) {
                 sm_stats_ta_msd(ts->amsd, acount, th, NULL, vth, L, work);

@@ -74,6 +74,10 @@ static void test_brownian(void) {
             n++;
         }
     SM_CHECKF("Brownian: every track fitted", n == p.tracks, "n=%d", n);
+    double msd_x = 0;
+    for (int64_t i = 0; i < s->n_tracks; i++) msd_x += s->tracks[i].vh_sd_x[0] * s->tracks[i].vh_sd_x[0] / s->n_tracks;
+    SM_CHECKF("Brownian: per-track van Hove sd_x^2 averages to the model within 4%", rel(msd_x, 2 * p.D * p.dt + 2 * p.sigma * p.sigma - 4.0 / 6 * p.D * p.dt) < 0.04,
+              "mean sd_x^2=%.1f", msd_x);
     SM_CHECKF("Brownian: mean per-track D within 5%", rel(mD / n, p.D) < 0.05, "mean D=%.1f", mD / n);
     SM_CHECKF("Brownian: mean per-track D_cve within 5%", rel(mC / n, p.D) < 0.05, "mean D_cve=%.1f", mC / n);
     /* per-track 95% intervals cover the truth about 95% of the time (binomial sd 2.2%: accept 85..100) */
