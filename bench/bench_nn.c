@@ -25,7 +25,7 @@
 
 typedef void (*work_fn)(void *);
 
-/* best seconds per call over 3 rounds of enough calls to fill 0.2 s */
+/* best seconds per call over 5 rounds of enough calls to fill 0.2 s */
 static double time_best(work_fn f, void *arg) {
     f(arg);   /* warm-up */
     double t0 = sm_now();
@@ -37,7 +37,7 @@ static double time_best(work_fn f, void *arg) {
     double per = (sm_now() - t0) / reps;
     int n = (int)(0.2 / per) + 1;
     double best = 1e30;
-    for (int r = 0; r < 3; r++) {
+    for (int r = 0; r < 5; r++) {
         double t = sm_now();
         for (int i = 0; i < n; i++) f(arg);
         t = (sm_now() - t) / n;
@@ -87,7 +87,22 @@ static void run_sgemm_conv(void *p) {
     sm_nn_conv2d_backward_gemm(a->dx, a->dw, a->db, a->dy, a->x, a->w, &a->d, a->work);
 }
 
-/* ---------------------------------------------------------------- oneDNN route */
+/* ---------------------------------------------------------------- samem's oneDNN route (reorders included) */
+
+typedef struct plan_arg {
+    conv_arg *a;
+    sm_nn_dnnl_conv *plan;
+} plan_arg;
+
+static void run_plan_conv(void *p) {
+    plan_arg *q = p;
+    conv_arg *a = q->a;
+    sm_nn_dnnl_conv_forward(q->plan, a->y, a->x, a->w, a->b);
+    memset(a->dx, 0, sizeof(float) * (size_t)a->d.N * a->d.C * a->d.H * a->d.W);
+    sm_nn_dnnl_conv_backward(q->plan, a->dx, a->dw, a->db, a->dy, a->x, a->w);
+}
+
+/* ---------------------------------------------------------------- oneDNN primitives alone */
 
 typedef struct dnnl_run {
     dnnl_engine_t eng;
@@ -170,10 +185,11 @@ static void dnnl_teardown(dnnl_run *r) {
 
 static void run_dnnl_conv(void *p) {
     dnnl_run *r = p;
-    dnnl_primitive_execute(r->fwd, r->st, 4, r->af);
-    dnnl_primitive_execute(r->bwd_d, r->st, 3, r->ad);
-    dnnl_primitive_execute(r->bwd_w, r->st, 4, r->aw);
-    dnnl_stream_wait(r->st);
+    int bad = dnnl_primitive_execute(r->fwd, r->st, 4, r->af) != dnnl_success;
+    bad |= dnnl_primitive_execute(r->bwd_d, r->st, 3, r->ad) != dnnl_success;
+    bad |= dnnl_primitive_execute(r->bwd_w, r->st, 4, r->aw) != dnnl_success;
+    bad |= dnnl_stream_wait(r->st) != dnnl_success;
+    if (bad) r->ok = 0;
 }
 
 /* ---------------------------------------------------------------- networks */
@@ -238,7 +254,7 @@ static sm_nn_net *build_net(int which, sm_nn_t *loss, sm_nn_t *ins, int *n_ins) 
     return net;
 }
 
-static void net_throughput(FILE *md, int which, int batch, sm_rng *r) {
+static void net_throughput(FILE *md, int which, int batch, const char *route, sm_rng *r) {
     sm_nn_t loss, ins[4];
     int n_ins;
     sm_nn_net *net = build_net(which, &loss, ins, &n_ins);
@@ -255,12 +271,12 @@ static void net_throughput(FILE *md, int which, int batch, sm_rng *r) {
     train_arg b = a;
     b.ctx = inf;
     double ti = time_best(run_infer, &b);
-    fprintf(md, "| %s | %zu | %d | %.0f | %.2f |\n",
+    fprintf(md, "| %s | %s | %zu | %d | %.0f | %.2f |\n",
             which == 0 ? "noisy-disk U-Net (1x32x32, 8/16 ch; tests/nn/test_nn_train.c)"
                        : "nn.h example U-Net (4x64x64, 16/32 ch, IoU head)",
-            sm_nn_param_total(net), batch, batch / t, ti * 1e3);
-    fprintf(stderr, "net %d batch %d: %.0f samples/s train, %.2f ms inference (batch 1)\n", which, batch, batch / t,
-            ti * 1e3);
+            route, sm_nn_param_total(net), batch, batch / t, ti * 1e3);
+    fprintf(stderr, "net %d (%s) batch %d: %.0f samples/s train, %.2f ms inference (batch 1)\n", which, route, batch,
+            batch / t, ti * 1e3);
     sm_nn_ctx_destroy(a.ctx);
     sm_nn_ctx_destroy(inf);
     sm_nn_destroy(net);
@@ -293,8 +309,10 @@ int main(int argc, char **argv) {
     fprintf(md, "OpenBLAS sgemm 1024x1024x1024 in the same run: **%.1f GFLOP/s** (the reference for the target "
                 "\"3x3 convolutions with 32 or more channels at 60%% of sgemm\").\n\n", peak);
     fprintf(md, "### conv2d 3x3 stride 1 pad 1, forward + backward (data and weights), GFLOP/s\n\n");
-    fprintf(md, "| N | C -> O | H x W | sgemm (samem) | %% of sgemm peak | same gemms, no im2col | dnnl-nchw | "
-                "dnnl-any (no reorders) |\n|---|---|---|---|---|---|---|---|\n");
+    fprintf(md, "Each row's %% is relative to a 1024^3 sgemm timed just before that row (the machine is shared).\n\n");
+    fprintf(md, "| N | C -> O | H x W | samem sgemm route | %% of sgemm | samem oneDNN route (with reorders) | "
+                "%% of sgemm | same gemms, no im2col | dnnl-nchw | dnnl-any (no reorders) | sgemm 1024^3 |\n"
+                "|---|---|---|---|---|---|---|---|---|---|---|\n");
     struct {
         int N, C, O, H;
     } shapes[] = {{8, 8, 8, 64},   {8, 16, 16, 64}, {8, 32, 32, 32},  {16, 32, 32, 32}, {1, 32, 32, 64},
@@ -312,20 +330,34 @@ int main(int argc, char **argv) {
         double dn[2] = {0, 0};
         for (int any = 0; any < 2; any++) {
             dnnl_run dr;
-            if (dnnl_setup(&dr, &d, any)) dn[any] = flops / time_best(run_dnnl_conv, &dr) * 1e-9;
+            if (dnnl_setup(&dr, &d, any)) {
+                double t = time_best(run_dnnl_conv, &dr);
+                dn[any] = dr.ok ? flops / t * 1e-9 : -1;
+            }
             dnnl_teardown(&dr);
         }
-        double gs = flops / ts * 1e-9;
-        fprintf(md, "| %d | %d -> %d | %d x %d | %.1f | %.0f%% | %.1f | %.1f | %.1f |\n", d.N, d.C, d.O, d.H, d.W, gs,
-                100 * gs / peak, g, dn[0], dn[1]);
-        fprintf(stderr, "conv N%d %d->%d %dx%d: sgemm %.1f (%.0f%%), gemm-only %.1f, dnnl-nchw %.1f, dnnl-any %.1f\n",
-                d.N, d.C, d.O, d.H, d.W, gs, 100 * gs / peak, g, dn[0], dn[1]);
+        double row_peak = gemm_gflops(1024, 1024, 1024, 1, &r);   /* beside each row: the load drifts */
+        double gs = flops / ts * 1e-9, gp = 0;
+        plan_arg pa = {&a, sm_nn_dnnl_conv_create(&d, 1, 1)};
+        if (pa.plan) gp = flops / time_best(run_plan_conv, &pa) * 1e-9;
+        sm_nn_dnnl_conv_destroy(pa.plan);
+        fprintf(md, "| %d | %d -> %d | %d x %d | %.1f | %.0f%% | %.1f | %.0f%% | %.1f | %.1f | %.1f | %.1f |\n", d.N,
+                d.C, d.O, d.H, d.W, gs, 100 * gs / row_peak, gp, 100 * gp / row_peak, g, dn[0], dn[1], row_peak);
+        fprintf(stderr, "conv N%d %d->%d %dx%d: sgemm %.1f (%.0f%%), samem-dnnl %.1f (%.0f%%), gemm-only %.1f, "
+                "dnnl-nchw %.1f, dnnl-any %.1f, sgemm peak %.1f\n", d.N, d.C, d.O, d.H, d.W, gs, 100 * gs / row_peak, gp,
+                100 * gp / row_peak, g, dn[0], dn[1], row_peak);
         free(a.x); free(a.w); free(a.b); free(a.y); free(a.dy); free(a.dx); free(a.dw); free(a.db); free(a.work);
     }
     fprintf(md, "\n### training throughput (forward + backward + AdamW step)\n\n");
-    fprintf(md, "| network | parameters | batch | samples/s | inference batch 1 (ms) |\n|---|---|---|---|---|\n");
-    net_throughput(md, 0, 16, &r);
-    net_throughput(md, 1, 8, &r);
+    fprintf(md, "| network | conv route | parameters | batch | samples/s | inference batch 1 (ms) |\n"
+                "|---|---|---|---|---|---|\n");
+    const char *routes[] = {"sgemm", "auto"};
+    for (int n = 0; n < 2; n++)
+        for (int k = 0; k < 2; k++) {
+            if (k == 0) setenv("SAMEM_NN_CONV", "sgemm", 1);
+            else unsetenv("SAMEM_NN_CONV");
+            net_throughput(md, n, n == 0 ? 16 : 8, routes[k], &r);
+        }
     fprintf(md, "\n");
     fclose(md);
     return 0;

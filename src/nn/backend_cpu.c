@@ -1,7 +1,8 @@
 /* The CPU backend tables (see src/nn/backend_impl.h): "cpu" runs convolutions, transposed convolutions and
  * linear layers through im2col + OpenBLAS sgemm (src/nn/ops_fast.c) and everything else through the OpenMP
- * reference loops; "ref" runs every op through the reference loops, for tests that compare the two.
- * Left out: oneDNN, which bench/bench_nn.c measured against sgemm on our shapes (docs/nn.md). */
+ * reference loops, except conv2d with 16 or more channels, which goes through oneDNN (src/nn/ops_dnnl.c; see
+ * cpu_plan for the rule and docs/nn.md for the measurements); "ref" runs every op through the reference loops,
+ * for tests that compare the two. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,25 +25,65 @@ static size_t ref_work(const sm_nn_conv *d) {
     (void)d;
     return 0;
 }
+static void *no_plan(const sm_nn_conv *d, int transpose, int bias, int train) {
+    (void)d, (void)transpose, (void)bias, (void)train;
+    return NULL;
+}
+static void no_plan_free(void *plan) { (void)plan; }
+
 static void ref_conv_fwd(float *y, const float *x, const float *w, const float *b, const sm_nn_conv *d,
-                         float *work) {
-    (void)work;
+                         float *work, void *plan) {
+    (void)work, (void)plan;
     sm_nn_conv2d_forward_ref(y, x, w, b, d);
 }
 static void ref_conv_bwd(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
-                         const sm_nn_conv *d, float *work) {
-    (void)work;
+                         const sm_nn_conv *d, float *work, void *plan) {
+    (void)work, (void)plan;
     sm_nn_conv2d_backward_ref(dx, dw, db, dy, x, w, d);
 }
 static void ref_convt_fwd(float *y, const float *x, const float *w, const float *b, const sm_nn_conv *d,
-                          float *work) {
-    (void)work;
+                          float *work, void *plan) {
+    (void)work, (void)plan;
     sm_nn_convt2d_forward_ref(y, x, w, b, d);
 }
 static void ref_convt_bwd(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
-                          const sm_nn_conv *d, float *work) {
-    (void)work;
+                          const sm_nn_conv *d, float *work, void *plan) {
+    (void)work, (void)plan;
     sm_nn_convt2d_backward_ref(dx, dw, db, dy, x, w, d);
+}
+
+/* The route for a conv2d: oneDNN for groups 1, dilation 1 and 16 or more input or output channels, where
+ * bench/bench_nn.c measured it faster than im2col + sgemm on our shapes; sgemm below that and for grouped,
+ * dilated and transposed convolutions. SAMEM_NN_CONV=sgemm or =dnnl forces one route (for benchmarks). */
+static void *cpu_plan(const sm_nn_conv *d, int transpose, int bias, int train) {
+    if (transpose) return NULL;
+    const char *force = getenv("SAMEM_NN_CONV");
+    if (force && strcmp(force, "sgemm") == 0) return NULL;
+    int want = (d->C >= 16 || d->O >= 16) || (force && strcmp(force, "dnnl") == 0);
+    if (!want || d->groups != 1 || d->dil != 1) return NULL;
+    return sm_nn_dnnl_conv_create(d, bias, train);   /* NULL (sgemm) if oneDNN declines */
+}
+static void cpu_plan_free(void *plan) { sm_nn_dnnl_conv_destroy(plan); }
+
+static void cpu_conv_fwd(float *y, const float *x, const float *w, const float *b, const sm_nn_conv *d,
+                         float *work, void *plan) {
+    if (plan && sm_nn_dnnl_conv_forward(plan, y, x, w, b) == 0) return;
+    sm_nn_conv2d_forward_gemm(y, x, w, b, d, work);
+}
+static void cpu_conv_bwd(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
+                         const sm_nn_conv *d, float *work, void *plan) {
+    if (plan && sm_nn_dnnl_conv_backward(plan, dx, dw, db, dy, x, w) == 0) return;
+    sm_nn_conv2d_backward_gemm(dx, dw, db, dy, x, w, d, work);
+}
+static void cpu_convt_fwd(float *y, const float *x, const float *w, const float *b, const sm_nn_conv *d,
+                          float *work, void *plan) {
+    (void)plan;
+    sm_nn_convt2d_forward_gemm(y, x, w, b, d, work);
+}
+static void cpu_convt_bwd(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
+                          const sm_nn_conv *d, float *work, void *plan) {
+    (void)plan;
+    sm_nn_convt2d_backward_gemm(dx, dw, db, dy, x, w, d, work);
 }
 
 #define COMMON_ENTRIES                                              \
@@ -69,10 +110,12 @@ static void ref_convt_bwd(float *dx, float *dw, float *db, const float *dy, cons
 static const sm_nn_backend cpu_backend = {
     .name = "cpu",
     .conv_work_floats = sm_nn_conv_work_floats,
-    .conv2d_forward = sm_nn_conv2d_forward_gemm,
-    .conv2d_backward = sm_nn_conv2d_backward_gemm,
-    .convt2d_forward = sm_nn_convt2d_forward_gemm,
-    .convt2d_backward = sm_nn_convt2d_backward_gemm,
+    .conv_plan_create = cpu_plan,
+    .conv_plan_destroy = cpu_plan_free,
+    .conv2d_forward = cpu_conv_fwd,
+    .conv2d_backward = cpu_conv_bwd,
+    .convt2d_forward = cpu_convt_fwd,
+    .convt2d_backward = cpu_convt_bwd,
     .linear_forward = sm_nn_linear_forward_gemm,
     .linear_backward = sm_nn_linear_backward_gemm,
     COMMON_ENTRIES,
@@ -81,6 +124,8 @@ static const sm_nn_backend cpu_backend = {
 static const sm_nn_backend ref_backend = {
     .name = "ref",
     .conv_work_floats = ref_work,
+    .conv_plan_create = no_plan,
+    .conv_plan_destroy = no_plan_free,
     .conv2d_forward = ref_conv_fwd,
     .conv2d_backward = ref_conv_bwd,
     .convt2d_forward = ref_convt_fwd,

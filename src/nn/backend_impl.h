@@ -1,7 +1,7 @@
 /* The nn backend table: the functions the graph runner (src/nn/graph.c) calls for memory and for every op, in
  * the spirit of ggml-backend-impl.h. The CPU backend (src/nn/backend_cpu.c) fills it with the reference loops
- * of src/nn/ops_ref.c and the im2col + OpenBLAS sgemm paths of src/nn/ops_fast.c where those measured faster
- * (bench/bench_nn.c). A CUDA backend would provide the same table over device pointers; model code never sees
+ * of src/nn/ops_ref.c, the im2col + OpenBLAS sgemm paths of src/nn/ops_fast.c and the oneDNN convolutions of
+ * src/nn/ops_dnnl.c, each where it measured faster (bench/bench_nn.c, docs/nn.md). A CUDA backend would provide the same table over device pointers; model code never sees
  * this header. Kernels take raw buffers owned by the backend's alloc; signatures are those of src/nn/ops.h.
  *
  * Left out: asynchronous execution and streams, per-op fallbacks between backends (a backend fills every
@@ -22,14 +22,18 @@ typedef struct sm_nn_backend {
     void (*zero)(void *p, size_t bytes);
 
     size_t (*conv_work_floats)(const sm_nn_conv *d);
+    /* Per-node state of a convolution (oneDNN primitives, say), made once per context; NULL when the backend
+     * needs none. transpose: conv_transpose2d; train: backward will be called. */
+    void *(*conv_plan_create)(const sm_nn_conv *d, int transpose, int bias, int train);
+    void (*conv_plan_destroy)(void *plan);
     void (*conv2d_forward)(float *y, const float *x, const float *w, const float *b, const sm_nn_conv *d,
-                           float *work);
+                           float *work, void *plan);
     void (*conv2d_backward)(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
-                            const sm_nn_conv *d, float *work);
+                            const sm_nn_conv *d, float *work, void *plan);
     void (*convt2d_forward)(float *y, const float *x, const float *w, const float *b, const sm_nn_conv *d,
-                            float *work);
+                            float *work, void *plan);
     void (*convt2d_backward)(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
-                             const sm_nn_conv *d, float *work);
+                             const sm_nn_conv *d, float *work, void *plan);
     void (*linear_forward)(float *y, const float *x, const float *w, const float *b, int N, int In, int O);
     void (*linear_backward)(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
                             int N, int In, int O);

@@ -583,7 +583,8 @@ sm_nn_ctx *sm_nn_ctx_create(sm_nn_net *net, int n, enum sm_nn_mode mode, sm_erro
     c->data = calloc((size_t)net->n_nodes, sizeof(float *));
     c->grad = calloc((size_t)net->n_nodes, sizeof(float *));
     c->aux = calloc((size_t)net->n_nodes, sizeof(float *));
-    if (!c->data || !c->grad || !c->aux) goto nomem;
+    c->plans = calloc((size_t)net->n_nodes, sizeof(void *));
+    if (!c->data || !c->grad || !c->aux || !c->plans) goto nomem;
     size_t act = 0, aux = 0, work = 0;
     for (int i = 0; i < net->n_nodes; i++) {
         const sm_nn_node *nd = &net->nodes[i];
@@ -597,6 +598,7 @@ sm_nn_ctx *sm_nn_ctx_create(sm_nn_net *net, int n, enum sm_nn_mode mode, sm_erro
                             nd->op == OP_CONV ? nd->ip[3] : 1, nd->op == OP_CONV ? nd->ip[4] : 1};
             size_t w = net->be->conv_work_floats(&d);
             if (w > work) work = w;
+            c->plans[i] = net->be->conv_plan_create(&d, nd->op == OP_CONVT, nd->p_b >= 0, mode != SM_NN_INFER);
         }
     }
     size_t bytes;
@@ -631,6 +633,10 @@ fail:
 void sm_nn_ctx_destroy(sm_nn_ctx *c) {
     if (!c) return;
     const sm_nn_backend *be = c->net->be;
+    if (c->plans)
+        for (int i = 0; i < c->net->n_nodes; i++)
+            if (c->plans[i]) be->conv_plan_destroy(c->plans[i]);
+    free(c->plans);
     if (c->act_buf) be->free(c->act_buf);
     if (c->grad_buf) be->free(c->grad_buf);
     if (c->aux_buf) be->free(c->aux_buf);
@@ -687,12 +693,12 @@ int sm_nn_forward(sm_nn_ctx *c, sm_error *err) {
         case OP_INPUT: break;
         case OP_CONV: {
             sm_nn_conv d = conv_desc(c, nd);
-            be->conv2d_forward(y, x, P(net, nd->p_w), P(net, nd->p_b), &d, c->work);
+            be->conv2d_forward(y, x, P(net, nd->p_w), P(net, nd->p_b), &d, c->work, c->plans[i]);
             break;
         }
         case OP_CONVT: {
             sm_nn_conv d = conv_desc(c, nd);
-            be->convt2d_forward(y, x, P(net, nd->p_w), P(net, nd->p_b), &d, c->work);
+            be->convt2d_forward(y, x, P(net, nd->p_w), P(net, nd->p_b), &d, c->work, c->plans[i]);
             break;
         }
         case OP_UPSAMPLE: be->upsample_forward(y, x, N * a->C, a->H, a->W, nd->ip[0], nd->ip[1]); break;
@@ -813,12 +819,12 @@ int sm_nn_backward(sm_nn_ctx *c, sm_nn_t loss_t, sm_error *err) {
         switch (nd->op) {
         case OP_CONV: {
             sm_nn_conv d = conv_desc(c, nd);
-            be->conv2d_backward(dx, G(net, nd->p_w), G(net, nd->p_b), dy, x, P(net, nd->p_w), &d, c->work);
+            be->conv2d_backward(dx, G(net, nd->p_w), G(net, nd->p_b), dy, x, P(net, nd->p_w), &d, c->work, c->plans[i]);
             break;
         }
         case OP_CONVT: {
             sm_nn_conv d = conv_desc(c, nd);
-            be->convt2d_backward(dx, G(net, nd->p_w), G(net, nd->p_b), dy, x, P(net, nd->p_w), &d, c->work);
+            be->convt2d_backward(dx, G(net, nd->p_w), G(net, nd->p_b), dy, x, P(net, nd->p_w), &d, c->work, c->plans[i]);
             break;
         }
         case OP_UPSAMPLE: be->upsample_backward(dx, dy, N * a->C, a->H, a->W, nd->ip[0], nd->ip[1]); break;

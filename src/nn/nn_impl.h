@@ -59,6 +59,7 @@ struct sm_nn_ctx {
     int input_grads;   /* backward fills gradients of OP_INPUT nodes */
     float **data, **grad, **aux;   /* per node */
     float *act_buf, *grad_buf, *aux_buf, *work;
+    void **plans;   /* per node: the backend's convolution plan or NULL */
     sm_rng rng;
     uint64_t seed, forwards;
 };

@@ -117,4 +117,13 @@ void sm_nn_linear_forward_gemm(float *y, const float *x, const float *w, const f
 void sm_nn_linear_backward_gemm(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
                                 int N, int In, int O);
 
+/* oneDNN route (ops_dnnl.c) for conv2d with groups 1 and dilation 1: a plan per geometry (NULL when oneDNN
+ * cannot take it); forward overwrites y, backward adds into dx/dw/db (any may be NULL); both return 0 or -1 */
+typedef struct sm_nn_dnnl_conv sm_nn_dnnl_conv;
+sm_nn_dnnl_conv *sm_nn_dnnl_conv_create(const sm_nn_conv *d, int bias, int train);
+void sm_nn_dnnl_conv_destroy(sm_nn_dnnl_conv *c);
+int sm_nn_dnnl_conv_forward(sm_nn_dnnl_conv *c, float *y, const float *x, const float *w, const float *b);
+int sm_nn_dnnl_conv_backward(sm_nn_dnnl_conv *c, float *dx, float *dw, float *db, const float *dy, const float *x,
+                             const float *w);
+
 #endif

@@ -5,6 +5,7 @@
  * absorbs). Also: the sgemm fast paths against the reference loops (1e-4 relative), repeatability from a seed,
  * builder errors, and the AdamW schedule against its closed form. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nn/nn_impl.h"
@@ -154,6 +155,15 @@ static void check_convs(void) {
         grad_check("conv2d depthwise k5 s2", net, sm_nn_conv2d(net, "c", x, 4, 5, 2, 2, 1, 4, 0), 1, &x, 2,
                    SM_NN_TRAIN, 1e-2f);
         sm_nn_destroy(net);
+    }
+    {
+        setenv("SAMEM_NN_CONV", "dnnl", 1);   /* the oneDNN route, also below 16 channels */
+        NET();
+        sm_nn_t x = sm_nn_input(net, "x", 3, 9, 7);
+        grad_check("conv2d k3 s2 p1 (oneDNN route)", net, sm_nn_conv2d(net, "c", x, 5, 3, 2, 1, 1, 1, 1), 1, &x, 2,
+                   SM_NN_TRAIN, 1e-2f);
+        sm_nn_destroy(net);
+        unsetenv("SAMEM_NN_CONV");
     }
     {
         NET();
@@ -326,7 +336,16 @@ static void check_others(void) {
     }
 }
 
-/* sgemm paths against the reference loops on the same random data */
+static size_t pn_(int k, size_t yn, size_t xn, size_t wn, int O) { return k == 0 ? yn : k == 1 ? xn : k == 2 ? wn : (size_t)O; }
+static float *pa_(int k, float *a, float *b, float *c, float *d) { return k == 0 ? a : k == 1 ? b : k == 2 ? c : d; }
+static double m_(float *y, float *dx, float *dw, float *db, size_t yn, size_t xn, size_t wn, int O) {
+    double m = 0;
+    for (int k = 0; k < 4; k++)
+        for (size_t i = 0; i < pn_(k, yn, xn, wn, O); i++) m = fmax(m, fabs(pa_(k, y, dx, dw, db)[i]));
+    return m;
+}
+
+/* sgemm and oneDNN paths against the reference loops on the same random data */
 static void check_fast_vs_ref(void) {
     struct {
         int C, H, W, O, k, s, p, dil, g, transpose;
@@ -377,6 +396,22 @@ static void check_fast_vs_ref(void) {
                 e = fmax(e, fabs(pa[k][i] - pb[k][i]));
                 m = fmax(m, fabs(pa[k][i]));
             }
+        if (!cases[ci].transpose && d.groups == 1 && d.dil == 1) {   /* the oneDNN route on the same data */
+            sm_nn_dnnl_conv *pl = sm_nn_dnnl_conv_create(&d, 1, 1);
+            float *y3 = calloc(yn, 4), *dx3 = calloc(xn, 4), *dw3 = calloc(wn, 4), *db3 = calloc(d.O, 4);
+            int rc = pl ? sm_nn_dnnl_conv_forward(pl, y3, x, w, b) : -1;
+            if (rc == 0) rc = sm_nn_dnnl_conv_backward(pl, dx3, dw3, db3, dy, x, w);
+            double e3 = 0;
+            float *pc[4] = {y3, dx3, dw3, db3};
+            for (int k = 0; k < 4; k++)
+                for (size_t i = 0; i < pn_(k, yn, xn, wn, d.O); i++) e3 = fmax(e3, fabs(pa_(k, y1, dx1, dw1, db1)[i] - pc[k][i]));
+            char nm3[160];
+            snprintf(nm3, sizeof nm3, "conv2d C%d %dx%d O%d k%d s%d p%d: oneDNN route matches reference within 1e-4",
+                     d.C, d.H, d.W, d.O, d.k, d.stride, d.pad);
+            SM_CHECKF(nm3, rc == 0 && e3 <= 1e-4 * fmax(m_(y1, dx1, dw1, db1, yn, xn, wn, d.O), 1e-6), "rc %d, max diff %.3g", rc, e3);
+            sm_nn_dnnl_conv_destroy(pl);
+            free(y3); free(dx3); free(dw3); free(db3);
+        }
         char nm[160];
         snprintf(nm, sizeof nm, "%s C%d %dx%d O%d k%d s%d p%d d%d g%d: sgemm path matches reference within 1e-4",
                  cases[ci].transpose ? "conv_transpose2d" : "conv2d", d.C, d.H, d.W, d.O, d.k, d.stride, d.pad, d.dil,
