@@ -130,7 +130,7 @@ static double lm_fit(double *p, const fit_data *d, double *J, double *res, doubl
     h[6] = h[5];
     *ok = 0;
     double JtJ[NP * NP], Jtr[NP];
-    for (int it = 0; it < 25; it++) {
+    for (int it = 0; it < 12; it++) {
         jacobian(p, d, res, h, J, tmp);
         memset(JtJ, 0, sizeof JtJ);
         memset(Jtr, 0, sizeof Jtr);
@@ -164,7 +164,7 @@ static double lm_fit(double *p, const fit_data *d, double *J, double *res, doubl
                 cur = rss(p, d, res, tmp);
                 lambda = fmax(lambda / 3, 1e-7);
                 improved = 1;
-                if (rel < 1e-6) it = 1000;
+                if (rel < 1e-5) it = 1000;
                 break;
             }
             lambda *= 4;
