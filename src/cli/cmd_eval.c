@@ -143,6 +143,16 @@ static int run_eval(const sm_args *a) {
         add_num(root, "deta", ms.deta);
         add_num(root, "assa", ms.assa);
         add_num(root, "loca", ms.loca);
+        add_num(root, "gt_ids", (double)ms.num_gt_ids);
+        add_num(root, "pred_ids", (double)ms.num_pred_ids);
+        cJSON *ha = cJSON_AddArrayToObject(root, "hota_alpha");
+        cJSON *da = cJSON_AddArrayToObject(root, "deta_alpha");
+        cJSON *aa = cJSON_AddArrayToObject(root, "assa_alpha");
+        for (int k = 0; k < SM_HOTA_ALPHAS && ha && da && aa; k++) {
+            cJSON_AddItemToArray(ha, cJSON_CreateNumber(ms.hota_alpha[k]));
+            cJSON_AddItemToArray(da, cJSON_CreateNumber(ms.deta_alpha[k]));
+            cJSON_AddItemToArray(aa, cJSON_CreateNumber(ms.assa_alpha[k]));
+        }
         cJSON_AddStringToObject(root, "matching", sp.match == SM_MATCH_ID ? "id" : "optimal");
         cJSON_AddStringToObject(root, "tracking_source", tp ? "points" : "masks");
         if ((rc = sm_json_write_file(json, root, &err)) < 0) goto done;

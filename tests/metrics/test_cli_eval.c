@@ -100,6 +100,8 @@ int main(void) {
     SM_CHECKF("tracking from labels: IDSW 2, MOTA 0.75, IDF1 0.5, HOTA sqrt(1/3)", near(num(r, "id_switches"), 2) &&
               near(num(r, "mota"), 0.75) && near(num(r, "idf1"), 0.5) && near(num(r, "hota"), sqrt(1.0 / 3)),
               "idsw=%g mota=%g idf1=%g hota=%g", num(r, "id_switches"), num(r, "mota"), num(r, "idf1"), num(r, "hota"));
+    cJSON *ha = cJSON_GetObjectItemCaseSensitive(r, "hota_alpha");
+    SM_CHECK("JSON has 19 per-alpha HOTA values", cJSON_IsArray(ha) && cJSON_GetArraySize(ha) == 19);
     cJSON_Delete(r);
 
     snprintf(cmd, sizeof cmd, "%s eval %s %s --match id --json %s > /dev/null", bin, pp, gp, js);
