@@ -12,12 +12,13 @@
  * Walker alias tables (O(1), branch-free, 32 random bits) on a grid of means 1/16 apart, the mean being split between its two neighbouring grid
  * points at random (a mixture with the exact mean and a variance excess below (1/32)^2); above 32 a normal
  * approximation with continuity correction (skewness 1/sqrt(lambda) < 0.18 is lost). Normal variates come
- * from a 1024-bin piecewise-linear inverse CDF with exact (Marsaglia) tails. Rows run in parallel, each on
+ * from a 1024-bin piecewise-linear inverse CDF (tails cut at |z| = 3.1). Rows run in parallel, each on
  * its own RNG stream, so the result does not depend on the thread count. Noise outside the field is drawn
  * too (a border of the kernel's radius), so that the correlated noise is stationary up to the edge.
  * Left out: the signal's own blur by the detector MTF (the optics PSF stands for it), gain non-uniformity
  * beyond defect rows, rolling-shutter and readout artefacts. */
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +34,7 @@
 struct sim_poisson {
     uint16_t thr[PT_N + 1][PT_COLS];  /* Walker alias: column k keeps k when u15 < thr, else alias */
     uint8_t alias[PT_N + 1][PT_COLS];
+    float sqrt_k[PT_COLS];            /* sqrt(k), for the gain noise */
 };
 
 /* Walker's alias method (Vose's construction) for the Poisson pmf of each grid mean over 128 columns,
@@ -40,6 +42,7 @@ struct sim_poisson {
 static int poisson_tables(struct sim_poisson *pt) {
     double prob[PT_COLS];
     int small[PT_COLS], large[PT_COLS];
+    for (int k = 0; k < PT_COLS; k++) pt->sqrt_k[k] = (float)sqrt(k);
     for (int i = 0; i <= PT_N; i++) {
         double m = (double)i / PT_STEP, pk = exp(-m), F = 0;
         for (int k = 0; k < PT_COLS; k++) {
@@ -82,13 +85,13 @@ static inline uint64_t xo_next(uint64_t *st) {
 
 /* A Poisson count of mean lam < 32 from 32 random bits: 10 choose between the two neighbouring grid means
  * (mixture with the exact mean), 7 the alias column, 15 the column's threshold. */
-static inline float poisson_small(const struct sim_poisson *pt, float lam, uint32_t w) {
+static inline int poisson_small(const struct sim_poisson *pt, float lam, uint32_t w) {
     float t = lam * PT_STEP;
     int i = (int)t;
     i += (float)(w >> 22) < (t - (float)i) * 1024.0f;
     uint32_t col = (w >> 15) & (PT_COLS - 1);
     uint32_t a = pt->alias[i][col], keep = -(uint32_t)((w & 0x7FFF) < pt->thr[i][col]);  /* branch-free */
-    return (float)(int)((col & keep) | (a & ~keep));
+    return (int)((col & keep) | (a & ~keep));
 }
 
 /* A normal variate from 32 random bits: piecewise-linear inverse CDF, tails cut at 1/1024 (|z| < 3.1). */
@@ -122,24 +125,6 @@ static double inv_normal_cdf(double p) {
     return 0.5 * (lo + hi);
 }
 
-/* A normal variate beyond |q(1/1024)| (Marsaglia's tail method), negative or positive. */
-static double normal_tail(const sm_sim *s, sm_rng *r, int negative) {
-    double a = -s->normal_q[1], x, y;
-    do {
-        x = -log(1 - sm_rng_uniform(r)) / a;
-        y = -log(1 - sm_rng_uniform(r));
-    } while (2 * y <= x * x);
-    return negative ? -(a + x) : a + x;
-}
-
-double sim_fast_normal(const sm_sim *s, sm_rng *r) {
-    uint64_t u = sm_rng_u64(r);
-    int bin = (int)(u >> 54);
-    double f = (double)(u & ((1ULL << 54) - 1)) * 0x1.0p-54;
-    if (bin == 0 || bin == 1023) return normal_tail(s, r, bin == 0);
-    return s->normal_q[bin] + f * (s->normal_q[bin + 1] - s->normal_q[bin]);
-}
-
 double sim_illumination(const sm_sim *s, double x, double y) {
     double half = 0.5 * (s->cfg.width > s->cfg.height ? s->cfg.width : s->cfg.height);
     double u = (x - 0.5 * (s->cfg.width - 1)) / half, v = (y - 0.5 * (s->cfg.height - 1)) / half;
@@ -151,13 +136,11 @@ double sim_illumination(const sm_sim *s, double x, double y) {
 int sim_detector_buffers(sm_sim *s, sm_error *err) {
     if (s->trans) return 0;
     const sm_sim_config *c = &s->cfg;
-    size_t W = (size_t)c->width, H = (size_t)c->height, R = (size_t)s->nr, n;
-    if (sm_size_mul(&n, W + 2 * R, H + 2 * R, sizeof(float), "simulator noise field", err) < 0) return SM_ENOMEM;
-    s->noise_a = malloc(n);
-    s->noise_b = malloc(W * (H + 2 * R) * sizeof(float));
-    s->trans = malloc(W * H * sizeof(float));
+    size_t W = (size_t)c->width, H = (size_t)c->height, n;
+    if (sm_size_mul(&n, W, H, sizeof(float), "simulator frame", err) < 0) return SM_ENOMEM;
+    s->trans = malloc(n);
     if (c->jpeg_quality > 0) s->u8 = malloc(W * H);
-    if (!s->noise_a || !s->noise_b || !s->trans || (c->jpeg_quality > 0 && !s->u8)) {
+    if (!s->trans || (c->jpeg_quality > 0 && !s->u8)) {
         free(s->trans);
         s->trans = NULL;
         return sm_error_set(err, SM_ENOMEM, "simulator: out of memory for %zux%zu px frame buffers", W, H);
@@ -199,8 +182,7 @@ int sim_detector_init(sm_sim *s, sm_rng *vr, sm_error *err) {
 }
 
 void sim_detector_free(sm_sim *s) {
-    free(s->noise_a);
-    free(s->noise_b);
+    free(s->scratch);
     free(s->trans);
     free(s->illum_x);
     free(s->u8);
@@ -210,9 +192,22 @@ void sim_detector_free(sm_sim *s) {
     free(s->poisson);
 }
 
+/* Scratch rows for every thread the next parallel region may use (outside the region: no allocation in it). */
+static int ensure_scratch(sm_sim *s, sm_error *err) {
+    int nt = omp_get_max_threads();
+    if (nt <= s->scratch_threads) return 0;
+    size_t W = (size_t)s->cfg.width, R = (size_t)s->nr;
+    size_t per = (2 * R + 1) * W + W + 2 * R;
+    float *p = realloc(s->scratch, sizeof(float) * per * (size_t)nt);
+    if (!p) return sm_error_set(err, SM_ENOMEM, "simulator: out of memory for noise rows");
+    s->scratch = p;
+    s->scratch_threads = nt;
+    return 0;
+}
+
 int sim_detector_image(sm_sim *s, float *frame, double flicker, sm_error *err) {
     const sm_sim_config *c = &s->cfg;
-    const int W = c->width, H = c->height, R = s->nr, We = W + 2 * R, He = H + 2 * R;
+    const int W = c->width, H = c->height, R = s->nr, We = W + 2 * R, K = 2 * R + 1;
     const float NF = (float)(s->counts0 * flicker), r = (float)s->img.contrast_retention;
     const float r1 = 1 - r;
     const double half = 0.5 * (W > H ? W : H), cyc = 0.5 * (H - 1);
@@ -223,115 +218,109 @@ int sim_detector_image(sm_sim *s, float *frame, double flicker, sm_error *err) {
     const float *nk = s->nk;
     const float *hx = s->illum_x;
     const float gn = (float)c->gain_noise;
-    float *na = s->noise_a, *nb = s->noise_b;
     const float *trans = s->trans;
     const uint64_t seed = s->seed;
+    const float maxv = c->bits == 8 ? 255.0f : (c->bits == 16 ? 65535.0f : INFINITY);
+    const float read = (float)c->read_noise_grey, off = (float)c->offset_grey;
+    const int quantise = c->bits != 32;
+    int rc = ensure_scratch(s, err);
+    if (rc < 0) return rc;
+    const size_t per = (size_t)K * W + (size_t)We;
 
-    /* pass 1: shot noise (with a border of R px), then the horizontal half of the transfer kernel */
-#pragma omp parallel for schedule(static)
-    for (int ye = 0; ye < He; ye++) {
-        int y = ye - R < 0 ? 0 : (ye - R >= H ? H - 1 : ye - R);
-        sm_rng rng;
-        sm_rng_seed_stream(&rng, seed ^ SIM_TAG_NOISE, frame_id + (uint64_t)ye);
-        uint64_t st[4] = {rng.s[0], rng.s[1], rng.s[2], rng.s[3]};
-        double v = (y - cyc) / half;
-        const float a0 = (float)(1 + gy * v - cc * v * v);
-        float *arow = na + (size_t)ye * We, *lam = arow + R;
-        const float *trow = trans + (size_t)y * W;
+    /* Each thread makes a block of output rows. Noise row ye (field row ye - R, clamped for the mean) is drawn
+     * from its own stream and filtered horizontally into a ring of K rows; output row y is the vertical filter
+     * over ring rows y..y+2R. Rows at block edges are drawn by both neighbours, identically. */
+#pragma omp parallel
+    {
+        const int tid = omp_get_thread_num(), nt = omp_get_num_threads();
+        const int b0 = (int)((int64_t)H * tid / nt), b1 = (int)((int64_t)H * (tid + 1) / nt);
+        float *ring = s->scratch + per * (size_t)tid, *arow = ring + (size_t)K * W;
+        for (int ye = b0; ye < b1 + 2 * R; ye++) {
+            /* shot noise with gain noise, one row of W + 2R px */
+            int y = ye - R < 0 ? 0 : (ye - R >= H ? H - 1 : ye - R);
+            sm_rng rng;
+            sm_rng_seed_stream(&rng, seed ^ SIM_TAG_NOISE, frame_id + (uint64_t)ye);
+            uint64_t st[4] = {rng.s[0], rng.s[1], rng.s[2], rng.s[3]};
+            double v = (y - cyc) / half;
+            const float a0 = (float)(1 + gy * v - cc * v * v);
+            float *lam = arow + R;
+            const float *trow = trans + (size_t)y * W;
 #pragma omp simd
-        for (int x = 0; x < W; x++) {
-            float L = a0 + hx[x];
-            L = L < 0.02f ? 0.02f : L;
-            float m = NF * L * (r1 + r * trow[x]);
-            lam[x] = m > 0 ? m : 0;
-        }
-        for (int k = 0; k < R; k++) {
-            arow[k] = lam[0];
-            lam[W + k] = lam[W - 1];
-        }
-        const float tmax = (float)(PT_N - 2) / PT_STEP;
-        for (int xe = 0; xe < We; xe += 2) {
-            uint64_t u = xo_next(st);
-            float m0 = arow[xe];
-            float k0 = m0 < tmax ? poisson_small(pt, m0, (uint32_t)u) : poisson_large(nq, m0, xo_next(st));
-            if (xe + 1 < We) {
-                float m1 = arow[xe + 1];
-                float k1 = m1 < tmax ? poisson_small(pt, m1, (uint32_t)(u >> 32)) : poisson_large(nq, m1, xo_next(st));
-                if (gn > 0) {
-                    uint64_t w = xo_next(st);
-                    k1 += gn * sqrtf(k1) * fast_normal32(nq, (uint32_t)(w >> 32));
-                    k0 += gn * sqrtf(k0) * fast_normal32(nq, (uint32_t)w);
-                }
-                arow[xe + 1] = k1 - m1;
-            } else if (gn > 0) {
-                k0 += gn * sqrtf(k0) * fast_normal32(nq, (uint32_t)xo_next(st));
+            for (int x = 0; x < W; x++) {
+                float L = a0 + hx[x];
+                L = L < 0.02f ? 0.02f : L;
+                float m = NF * L * (r1 + r * trow[x]);
+                lam[x] = m > 0 ? m : 0;
             }
-            arow[xe] = k0 - m0;
-        }
-        float *brow = nb + (size_t)ye * W;
-        if (R == 0) {
-            memcpy(brow, arow, sizeof(float) * (size_t)W);
-        } else {
+            for (int k = 0; k < R; k++) {
+                arow[k] = lam[0];
+                lam[W + k] = lam[W - 1];
+            }
+            const float tmax = (float)(PT_N - 2) / PT_STEP;
+            for (int xe = 0; xe < We; xe += 2) {
+                uint64_t u = xo_next(st), w = gn > 0 ? xo_next(st) : 0;
+                for (int h = 0; h < 2 && xe + h < We; h++) {
+                    float m = arow[xe + h], k, sk;
+                    if (m < tmax) {
+                        int ki = poisson_small(pt, m, (uint32_t)(u >> (32 * h)));
+                        k = (float)ki;
+                        sk = pt->sqrt_k[ki];
+                    } else {
+                        k = poisson_large(nq, m, xo_next(st));
+                        sk = sqrtf(k);
+                    }
+                    if (gn > 0) k += gn * sk * fast_normal32(nq, (uint32_t)(w >> (32 * h)));
+                    arow[xe + h] = k - m;
+                }
+            }
+            /* horizontal half of the transfer kernel into the ring */
+            float *brow = ring + (size_t)(ye % K) * W;
             for (int x = 0; x < W; x++) brow[x] = 0;
-            for (int k = 0; k <= 2 * R; k++) {
+            for (int k = 0; k < K; k++) {
                 const float kk = nk[k], *a = arow + k;
 #pragma omp simd
                 for (int x = 0; x < W; x++) brow[x] += kk * a[x];
             }
-        }
-    }
-    /* pass 2: vertical half of the kernel, mean, gain, read noise, defects, quantisation */
-    const float maxv = c->bits == 8 ? 255.0f : (c->bits == 16 ? 65535.0f : INFINITY);
-    const float read = (float)c->read_noise_grey, off = (float)c->offset_grey;
-    const int quantise = c->bits != 32;
-#pragma omp parallel for schedule(static)
-    for (int y = 0; y < H; y++) {
-        float *out = frame + (size_t)y * W;
-        for (int x = 0; x < W; x++) out[x] = 0;
-        for (int k = 0; k <= 2 * R; k++) {
-            const float *b = nb + (size_t)(y + k) * W;
-            const float kk = R == 0 ? 1.0f : nk[k];
+            if (ye < b0 + 2 * R) continue;
+            /* output row yo: vertical half, mean, gain, read noise, quantisation */
+            const int yo = ye - 2 * R;
+            float *out = frame + (size_t)yo * W;
+            for (int x = 0; x < W; x++) out[x] = 0;
+            for (int k = 0; k < K; k++) {
+                const float *b = ring + (size_t)((yo + k) % K) * W;
+                const float kk = nk[k];
 #pragma omp simd
-            for (int x = 0; x < W; x++) out[x] += kk * b[x];
-        }
-        double v = (y - cyc) / half;
-        const float a0 = (float)(1 + gy * v - cc * v * v);
-        const float gr = (float)(s->img.gain * (s->row_kind[y] == 1 ? 1.35 : (s->row_kind[y] == 2 ? 0.6 : 1.0)));
-        const float *trow = trans + (size_t)y * W;
-#pragma omp simd
-        for (int x = 0; x < W; x++) {
-            float L = a0 + hx[x];
-            L = L < 0.02f ? 0.02f : L;
-            float m = NF * L * (r1 + r * trow[x]);
-            m = m > 0 ? m : 0;
-            out[x] = off + gr * (m + out[x]);
-        }
-        if (read > 0) {
-            sm_rng rng;
-            sm_rng_seed_stream(&rng, seed ^ SIM_TAG_READ, frame_id + (uint64_t)y);
-            uint64_t st[4] = {rng.s[0], rng.s[1], rng.s[2], rng.s[3]};
-            for (int x = 0; x < W; x++) {
-                uint64_t u = xo_next(st);
-                int bin = (int)(u >> 54);
-                float z;
-                if (bin == 0 || bin == 1023) {
-                    rng.s[0] = st[0]; rng.s[1] = st[1]; rng.s[2] = st[2]; rng.s[3] = st[3];
-                    z = (float)normal_tail(s, &rng, bin == 0);
-                    st[0] = rng.s[0]; st[1] = rng.s[1]; st[2] = rng.s[2]; st[3] = rng.s[3];
-                } else {
-                    float f = (float)(u & ((1ULL << 54) - 1)) * 0x1.0p-54f;
-                    z = nq[bin] + f * (nq[bin + 1] - nq[bin]);
-                }
-                out[x] += read * z;
+                for (int x = 0; x < W; x++) out[x] += kk * b[x];
             }
-        }
-        if (quantise) {
+            v = (yo - cyc) / half;
+            const float a1 = (float)(1 + gy * v - cc * v * v);
+            const float gr = (float)(s->img.gain * (s->row_kind[yo] == 1 ? 1.35 : (s->row_kind[yo] == 2 ? 0.6 : 1.0)));
+            const float *tro = trans + (size_t)yo * W;
 #pragma omp simd
             for (int x = 0; x < W; x++) {
-                float q = out[x];
-                q = q < 0 ? 0 : q;
-                q = q > maxv ? maxv : q;
-                out[x] = (float)(int)(q + 0.5f);
+                float L = a1 + hx[x];
+                L = L < 0.02f ? 0.02f : L;
+                float m = NF * L * (r1 + r * tro[x]);
+                m = m > 0 ? m : 0;
+                out[x] = off + gr * (m + out[x]);
+            }
+            if (read > 0) {
+                sm_rng_seed_stream(&rng, seed ^ SIM_TAG_READ, frame_id + (uint64_t)yo);
+                uint64_t sr[4] = {rng.s[0], rng.s[1], rng.s[2], rng.s[3]};
+                for (int x = 0; x < W; x += 2) {
+                    uint64_t u = xo_next(sr);
+                    out[x] += read * fast_normal32(nq, (uint32_t)u);
+                    if (x + 1 < W) out[x + 1] += read * fast_normal32(nq, (uint32_t)(u >> 32));
+                }
+            }
+            if (quantise) {
+#pragma omp simd
+                for (int x = 0; x < W; x++) {
+                    float q = out[x];
+                    q = q < 0 ? 0 : q;
+                    q = q > maxv ? maxv : q;
+                    out[x] = (float)(int)(q + 0.5f);
+                }
             }
         }
     }

@@ -76,8 +76,9 @@ struct sm_sim {
     /* buffers */
     float *trans;           /* (H, W) transmitted fraction after blur (1 = background) */
     float *illum_x;         /* (W) illumination terms that depend on x only */
-    float *noise_a;         /* (H + 2nr, W + 2nr) white shot noise, counts */
-    float *noise_b;         /* (H + 2nr, W) after the horizontal pass */
+    float *scratch;         /* per thread: (2nr + 1, W) ring of noise rows after the horizontal pass, then
+                             * (W + 2nr) one row of white shot noise, counts */
+    int scratch_threads;    /* threads the scratch has room for */
     uint8_t *u8;            /* (H, W) JPEG scratch */
     uint8_t *row_kind;      /* (H) 0 normal, 1 bright row, 2 dark row */
     int n_defects;
@@ -112,6 +113,5 @@ int sim_detector_buffers(sm_sim *s, sm_error *err);
 /* Fills frame (H, W) with grey levels from the transmitted-fraction field s->trans. */
 int sim_detector_image(sm_sim *s, float *frame, double flicker, sm_error *err);
 double sim_illumination(const sm_sim *s, double x, double y);
-double sim_fast_normal(const sm_sim *s, sm_rng *r);
 
 #endif
