@@ -430,6 +430,7 @@ static int dm_open(const char *path, sm_video_info *info, void **out, sm_error *
     info->frames = im->ndims == 3 ? im->dims[2] : 1;
     info->bit_depth = (int)sm_raw_size(m->type) * 8;
     info->is_float = sm_raw_is_float(m->type);
+    info->is_signed = sm_raw_is_signed(m->type);
     snprintf(info->format, sizeof info->format, "dm%d", p->version);
     double f = dm_length_nm(im->units[0]);
     if (f > 0 && isfinite(im->scale[0]) && im->scale[0] > 0) info->pixel_size_nm = im->scale[0] * f;

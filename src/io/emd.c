@@ -365,6 +365,7 @@ static int emd_open(const char *path, sm_video_info *info, void **out, sm_error 
     /* Reading the stored type natively and converting here is several times faster than libhdf5's
      * conversion to float; types we do not map (float16, odd sizes) are left to libhdf5. */
     int sign = tclass == H5T_INTEGER ? H5Tget_sign(t) == H5T_SGN_2 : 0;
+    info->is_signed = sign;
     int mapped = 1;
     if (tclass == H5T_INTEGER && tsize == 1) e->raw = sign ? SM_RAW_I8 : SM_RAW_U8;
     else if (tclass == H5T_INTEGER && tsize == 2) e->raw = sign ? SM_RAW_I16 : SM_RAW_U16;

@@ -152,6 +152,7 @@ static int mrc_open(const char *path, sm_video_info *info, void **out, sm_error 
     info->frames = nz;
     info->bit_depth = (int)sm_raw_size(m->type) * 8;
     info->is_float = sm_raw_is_float(m->type);
+    info->is_signed = sm_raw_is_signed(m->type);
     float cella_x = rd_f32(h, 40, little);
     if (mx > 0 && isfinite(cella_x) && cella_x > 0) info->pixel_size_nm = cella_x / mx / 10.0;  /* A -> nm */
     info->frame_interval_s = 0;

@@ -26,6 +26,10 @@ static inline size_t sm_raw_size(sm_raw_type t) {
 
 static inline int sm_raw_is_float(sm_raw_type t) { return t == SM_RAW_F16 || t == SM_RAW_F32 || t == SM_RAW_F64; }
 
+static inline int sm_raw_is_signed(sm_raw_type t) {
+    return t == SM_RAW_I8 || t == SM_RAW_I16 || t == SM_RAW_I32 || t == SM_RAW_I64;
+}
+
 static inline int sm_host_is_little(void) {
     const uint16_t one = 1;
     uint8_t b;

@@ -197,6 +197,7 @@ static int ser_open(const char *path, sm_video_info *info, void **out, sm_error 
     info->frames = (int64_t)valid;
     info->bit_depth = (int)sm_raw_size(s->type) * 8;
     info->is_float = sm_raw_is_float(s->type);
+    info->is_signed = sm_raw_is_signed(s->type);
     if (isfinite(dx) && dx > 0 && dx < 1) info->pixel_size_nm = dx * 1e9;   /* m -> nm */
     if (dim_is_time && isfinite(dim_delta) && dim_delta > 0) {
         info->frame_interval_s = dim_delta;

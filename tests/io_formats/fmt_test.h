@@ -129,4 +129,46 @@ static inline void check_bad_file(const char *label, const char *path) {
     remove(errpath);
 }
 
+/* `samem convert FILE OUT.tif` (when the CLI is built) must give a TIFF stack with the same frames (exactly,
+ * as float32), the same size, pixel size and frame interval (within 1e-6 relative). */
+static inline void check_convert(const char *label, const char *path) {
+    const char *bin = getenv("SAMEM_BIN");
+    if (!bin || access(bin, X_OK) != 0) return;
+    char out[2200], cmd[4600], name[256];
+    snprintf(out, sizeof out, "%s.converted.tif", path);
+    snprintf(cmd, sizeof cmd, "'%s' convert '%s' '%s' --quiet >/dev/null 2>&1", bin, path, out);
+    int st = sm_test_system(cmd);
+    snprintf(name, sizeof name, "%s: samem convert exits 0", label);
+    SM_CHECKF(name, st == 0, "exit %d", st);
+    if (st != 0) return;
+    sm_error err = {0};
+    sm_video *a = NULL, *b = NULL;
+    int ok = sm_video_open(&a, path, &err) == 0 && sm_video_open(&b, out, &err) == 0;
+    int bad = -1;
+    if (ok) {
+        const sm_video_info *ia = sm_video_get_info(a), *ib = sm_video_get_info(b);
+        ok = ia->width == ib->width && ia->height == ib->height && ia->frames == ib->frames &&
+             fabs(ia->pixel_size_nm - ib->pixel_size_nm) <= 1e-6 * ia->pixel_size_nm &&
+             fabs(ia->frame_interval_s - ib->frame_interval_s) <= 1e-6 * ia->frame_interval_s;
+        size_t n = (size_t)ia->width * (size_t)ia->height;
+        float *pa = malloc(sizeof(float) * n), *pb = malloc(sizeof(float) * n);
+        bad = 0;
+        for (int64_t i = 0; ok && i < ia->frames; i++) {
+            if (sm_video_read_frame(a, i, pa, &err) < 0 || sm_video_read_frame(b, i, pb, &err) < 0) {
+                bad = -1;
+                break;
+            }
+            for (size_t k = 0; k < n; k++) bad += pa[k] != pb[k];
+        }
+        free(pa);
+        free(pb);
+    }
+    snprintf(name, sizeof name, "%s: the TIFF from samem convert has the same frames, size, pixel size and interval",
+             label);
+    SM_CHECKF(name, ok && bad == 0, "ok=%d bad=%d %s", ok, bad, err.msg);
+    sm_video_close(a);
+    sm_video_close(b);
+    remove(out);
+}
+
 #endif

@@ -108,6 +108,7 @@ int main(void) {
         SM_CHECKF(name, st == 0, "exit %d", st);
         if (st == 0) {
             check_video(cases[k].label, path, cases[k].fps, cases[k].tol);
+            check_convert(cases[k].label, path);
             ok_files++;
         }
     }

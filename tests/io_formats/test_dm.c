@@ -189,7 +189,8 @@ int main(void) {
                 snprintf(name, sizeof name, "%s: the stack, not the thumbnail (%dx%d, %d frames, %d bits)", tag, W, H,
                          N, bits[t]);
                 SM_CHECKF(name, in->width == W && in->height == H && in->frames == N && in->bit_depth == bits[t] &&
-                          in->is_float == (dtypes[t] == 2) && !strcmp(in->format, v4 ? "dm4" : "dm3"),
+                          in->is_float == (dtypes[t] == 2) && in->is_signed == (dtypes[t] == 1 || dtypes[t] == 7) &&
+                          !strcmp(in->format, v4 ? "dm4" : "dm3"),
                           "%s %dx%d %lld frames %d bits", in->format, in->width, in->height, (long long)in->frames,
                           in->bit_depth);
                 snprintf(name, sizeof name, "%s: pixel size %s nm and frame interval 0.04 s within 1e-6 relative",
@@ -220,6 +221,7 @@ int main(void) {
         char src[2200];
         snprintf(src, sizeof src, "%s/good.%s", dir, ext);
         write_bytes(src, d.b.p, d.b.n);
+        check_convert(ext, src);
         snprintf(path, sizeof path, "%s/cut_data.%s", dir, ext);
         truncated_copy(src, path, (long)d.b.n - 300);
         snprintf(name, sizeof name, "%s truncated inside the image data", ext);

@@ -151,7 +151,7 @@ static void check_file(const char *label, const char *path, const char *format, 
     snprintf(name, sizeof name, "%s: %s, the %dx%d stack of %d frames (not the small image), %d bits", label, format,
              W, H, N, bits);
     SM_CHECKF(name, !strcmp(in->format, format) && in->width == W && in->height == H && in->frames == N &&
-              in->bit_depth == bits && in->is_float == is_float, "%s %dx%d %lld %d", in->format, in->width, in->height,
+              in->bit_depth == bits && in->is_float == is_float && !in->is_signed, "%s %dx%d %lld %d", in->format, in->width, in->height,
               (long long)in->frames, in->bit_depth);
     snprintf(name, sizeof name, "%s: pixel %g nm, interval %g s within 1e-6 relative", label, px_nm, dt_s);
     SM_CHECKF(name, fabs(in->pixel_size_nm / px_nm - 1) < 1e-6 && fabs(in->frame_interval_s / dt_s - 1) < 1e-6,
@@ -183,6 +183,9 @@ int main(void) {
     snprintf(src, sizeof src, "%s/velox.emd", dir);
     write_velox(src);
     check_file("Velox EMD", src, "emd-velox", 16, 0, 0.15, 0.25);
+    check_convert("Velox EMD", src);
+    snprintf(path, sizeof path, "%s/last.emd", dir);
+    check_convert("Berkeley EMD float32", path);
 
     /* Bad input. */
     long size = file_size(src);

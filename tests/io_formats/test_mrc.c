@@ -59,9 +59,10 @@ int main(void) {
             SM_CHECKF(name, rc == 0, "%s", err.msg);
             if (rc) continue;
             const sm_video_info *in = sm_video_get_info(v);
-            snprintf(name, sizeof name, "mode %d %s: format, size, frames, bit depth", modes[m], be ? "be" : "le");
+            snprintf(name, sizeof name, "mode %d %s: format, size, frames, bit depth, signedness", modes[m], be ? "be" : "le");
             SM_CHECKF(name, !strcmp(in->format, "mrc") && in->width == NX && in->height == NY && in->frames == NZ &&
-                      in->bit_depth == bits[m] && in->is_float == (modes[m] == 2 || modes[m] == 12),
+                      in->bit_depth == bits[m] && in->is_float == (modes[m] == 2 || modes[m] == 12) &&
+                      in->is_signed == (modes[m] == 0 || modes[m] == 1),
                       "%s %dx%dx%lld bits %d", in->format, in->width, in->height, (long long)in->frames, in->bit_depth);
             snprintf(name, sizeof name, "mode %d %s: pixel size 0.15 nm (1.5 A) within 1e-6", modes[m], be ? "be" : "le");
             SM_CHECKF(name, fabs(in->pixel_size_nm - 0.15) < 1e-6 && in->frame_interval_s == 0, "%g", in->pixel_size_nm);
@@ -81,6 +82,9 @@ int main(void) {
     /* Corrupted copies of the mode-1 file. */
     char src[2200], path[2200];
     snprintf(src, sizeof src, "%s/m1le.mrcs", dir);
+    check_convert("mrc mode 1", src);
+    snprintf(path, sizeof path, "%s/m12be.mrcs", dir);
+    check_convert("mrc mode 12 big-endian", path);
     long size = file_size(src);
     snprintf(path, sizeof path, "%s/cut.mrc", dir);
     truncated_copy(src, path, size - 100);

@@ -107,7 +107,7 @@ int main(void) {
             const sm_video_info *in = sm_video_get_info(v);
             snprintf(name, sizeof name, "%s: %dx%d, %d valid frames, %d bits", tag, W, H, N, type_bytes(t) * 8);
             SM_CHECKF(name, in->width == W && in->height == H && in->frames == N && in->bit_depth == type_bytes(t) * 8 &&
-                      in->is_float == (t >= 7) && !strcmp(in->format, "ser"),
+                      in->is_float == (t >= 7) && in->is_signed == (t == 5 || t == 6) && !strcmp(in->format, "ser"),
                       "%dx%d %lld %d", in->width, in->height, (long long)in->frames, in->bit_depth);
             snprintf(name, sizeof name, "%s: pixel 0.12 nm, interval %s within 1e-9 relative", tag,
                      time_dim ? "0.5 s (series dimension)" : "2 s (tag times)");
@@ -136,6 +136,7 @@ int main(void) {
     char src[2200];
     snprintf(src, sizeof src, "%s/good.ser", dir);
     write_bytes(src, good.p, good.n);
+    check_convert("ser uint16", src);
     snprintf(path, sizeof path, "%s/cut.ser", dir);
     truncated_copy(src, path, (long)good.n - 100);
     check_bad_file("ser truncated (offset array cut)", path);
