@@ -37,7 +37,7 @@ typedef struct av_priv {
     AVPacket *pkt;
     AVFrame *frame;          /* last decoded frame (index cur) */
     struct SwsContext *sws;
-    uint8_t *gray;           /* swscale output, width*height*2 bytes */
+    uint8_t *gray;           /* swscale output, width*height*2 bytes, allocated on first use */
     int stream;
     AVRational tb, rate;     /* stream time base (s), frame rate (frames/s; 0/1 when unknown) */
     int64_t start;           /* stream start time, in tb */
@@ -108,7 +108,7 @@ static int av_open(const char *path, sm_video_info *info, void **out, sm_error *
         goto fail;
     }
     AVCodecParameters *par = st->codecpar;
-    if (par->width <= 0 || par->height <= 0 || par->width > 65536 || par->height > 65536) {
+    if (par->width <= 0 || par->height <= 0 || par->width > 32768 || par->height > 32768) {
         rc = sm_error_set(err, SM_EFORMAT, "%s: video stream of invalid size %d x %d", path, par->width, par->height);
         goto fail;
     }
@@ -121,8 +121,7 @@ static int av_open(const char *path, sm_video_info *info, void **out, sm_error *
         rc = av_fail(err, SM_EFORMAT, path, "cannot open the video decoder", r);
         goto fail;
     }
-    if (!(a->pkt = av_packet_alloc()) || !(a->frame = av_frame_alloc()) ||
-        !(a->gray = malloc((size_t)par->width * (size_t)par->height * 2))) {
+    if (!(a->pkt = av_packet_alloc()) || !(a->frame = av_frame_alloc())) {
         rc = sm_error_set(err, SM_ENOMEM, "%s: out of memory for a frame", path);
         goto fail;
     }
@@ -226,6 +225,11 @@ static int av_to_gray(av_priv *a, const sm_video_info *info, float *out, sm_erro
     const uint8_t *src = f->data[0];
     int stride = f->linesize[0];
     if (!direct) {
+        size_t bytes_needed;
+        int rc = sm_size_mul(&bytes_needed, (size_t)w, (size_t)h, 2, a->path, err);
+        if (rc < 0) return rc;
+        if (!a->gray && !(a->gray = malloc(bytes_needed)))
+            return sm_error_set(err, SM_ENOMEM, "%s: out of memory for a gray frame", a->path);
         enum AVPixelFormat dst = depth > 8 ? AV_PIX_FMT_GRAY16LE : AV_PIX_FMT_GRAY8;
         a->sws = sws_getCachedContext(a->sws, w, h, (enum AVPixelFormat)f->format, w, h, dst, SWS_POINT, NULL, NULL,
                                       NULL);
