@@ -160,16 +160,32 @@ static fr_key *frame_order(const sm_tracks *t, int64_t *n) {
     return k;
 }
 
+typedef struct xb { double x; int b; } xb;
+
+static int cmp_xb(const void *a, const void *b) {
+    const xb *p = a, *q = b;
+    if (p->x != q->x) return p->x < q->x ? -1 : 1;
+    return (p->b > q->b) - (p->b < q->b);
+}
+
 int sm_mot_add_points(sm_mot *m, const sm_tracks *gt, const sm_tracks *pred, double radius, sm_error *err) {
     if (!(radius > 0)) return sm_error_set(err, SM_EINVAL, "tracking metrics: radius must be positive");
+    for (int k = 0; k < 2; k++) {
+        const sm_tracks *t = k ? pred : gt;
+        for (int64_t i = 0; i < t->n; i++)
+            if (t->visible[i] != 0 && (!isfinite(t->x[i]) || !isfinite(t->y[i])))
+                return sm_error_set(err, SM_EINVAL, "tracking metrics: %s row %lld (frame %lld) has no finite position",
+                                    k ? "predicted" : "truth", (long long)i, (long long)t->frame[i]);
+    }
     int64_t ngt = 0, npr = 0;
     fr_key *kg = frame_order(gt, &ngt), *kp = frame_order(pred, &npr);
     int64_t *gid = malloc(((size_t)gt->n + 1) * sizeof *gid), *pid = malloc(((size_t)pred->n + 1) * sizeof *pid);
+    xb *byx = malloc(((size_t)pred->n + 1) * sizeof *byx);
     int *pg = NULL, *pp = NULL;
     double *ps = NULL;
     int64_t cap = 0, capb = 0, capc = 0;
     int rc = 0;
-    if (!kg || !kp || !gid || !pid) {
+    if (!kg || !kp || !gid || !pid || !byx) {
         rc = sm_error_set(err, SM_ENOMEM, "tracking metrics: out of memory");
         goto done;
     }
@@ -184,9 +200,24 @@ int sm_mot_add_points(sm_mot *m, const sm_tracks *gt, const sm_tracks *pred, dou
         int ng = (int)(i1 - i), np = (int)(j1 - j), n = 0;
         for (int a = 0; a < ng; a++) gid[a] = gt->particle[kg[i + a].row];
         for (int b = 0; b < np; b++) pid[b] = pred->particle[kp[j + b].row];
-        for (int a = 0; a < ng; a++)
-            for (int b = 0; b < np; b++) {
-                int64_t ra = kg[i + a].row, rb = kp[j + b].row;
+        /* predictions sorted by x: each truth point scans only those within 2 radius in x */
+        for (int b = 0; b < np; b++) {
+            byx[b].x = pred->x[kp[j + b].row];
+            byx[b].b = b;
+        }
+        qsort(byx, (size_t)np, sizeof *byx, cmp_xb);
+        for (int a = 0; a < ng; a++) {
+            int64_t ra = kg[i + a].row;
+            double xa = gt->x[ra];
+            int lo = 0, hi = np;
+            while (lo < hi) {
+                int mid = (lo + hi) / 2;
+                if (byx[mid].x < xa - 2 * radius) lo = mid + 1;
+                else hi = mid;
+            }
+            for (int q = lo; q < np && byx[q].x <= xa + 2 * radius; q++) {
+                int b = byx[q].b;
+                int64_t rb = kp[j + b].row;
                 double d = hypot(gt->x[ra] - pred->x[rb], gt->y[ra] - pred->y[rb]);
                 double s = 1 - d / (2 * radius);
                 if (!(s > 0)) continue;
@@ -198,6 +229,7 @@ int sm_mot_add_points(sm_mot *m, const sm_tracks *gt, const sm_tracks *pred, dou
                 pg[n] = a; pp[n] = b; ps[n] = s;
                 n++;
             }
+        }
         rc = sm_mot_add_frame(m, ng, gid, np, pid, n, pg, pp, ps, err);
         if (rc < 0) {
             sm_error_prefix(err, "frame %lld", (long long)f);
@@ -207,7 +239,7 @@ int sm_mot_add_points(sm_mot *m, const sm_tracks *gt, const sm_tracks *pred, dou
         j = j1;
     }
 done:
-    free(kg); free(kp); free(gid); free(pid); free(pg); free(pp); free(ps);
+    free(kg); free(kp); free(gid); free(pid); free(pg); free(pp); free(ps); free(byx);
     return rc;
 }
 
