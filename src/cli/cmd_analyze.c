@@ -9,6 +9,14 @@
 #include "samem/stats.h"
 #include "samem/tracks.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+/* fontconfig, behind cairo's text, keeps its configuration until FcFini(), which a library may not call while
+ * anything else could still draw text; LeakSanitizer would report that memory at exit. Weak, so that another
+ * file may provide the process's suppression list instead. */
+__attribute__((weak)) const char *__lsan_default_suppressions(void);
+__attribute__((weak)) const char *__lsan_default_suppressions(void) { return "leak:libfontconfig.so\n"; }
+#endif
+
 /* "1,2,4" -> lags; returns the count or -1 on a bad list. */
 static int parse_lags(const char *s, int *lags, int max) {
     int n = 0;

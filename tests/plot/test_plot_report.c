@@ -12,6 +12,14 @@
 #include "stats/sim_tracks.h"
 #include "test.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+/* fontconfig, behind cairo's text, keeps its configuration until FcFini(), which a library may not call while
+ * anything else could still draw text; LeakSanitizer would report that memory at exit. Weak, so that another
+ * file may provide the process's suppression list instead. */
+__attribute__((weak)) const char *__lsan_default_suppressions(void);
+__attribute__((weak)) const char *__lsan_default_suppressions(void) { return "leak:libfontconfig.so\n"; }
+#endif
+
 static int png_ok(const char *path, int w, int h) {
     cairo_surface_t *s = cairo_image_surface_create_from_png(path);
     int ok = cairo_surface_status(s) == CAIRO_STATUS_SUCCESS && cairo_image_surface_get_width(s) == w &&
