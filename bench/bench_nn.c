@@ -21,6 +21,13 @@
 #include "nn/ops.h"
 #include "samem/nn.h"
 
+/* the bench is a program: it may set the libraries' global thread counts (OpenMP, which oneDNN follows, and
+ * OpenBLAS's pthreads) */
+static void set_threads(int n) {
+    omp_set_num_threads(n);
+    openblas_set_num_threads(n);
+}
+
 /* ---------------------------------------------------------------- timing */
 
 typedef void (*work_fn)(void *);
@@ -303,21 +310,26 @@ int main(int argc, char **argv) {
         fclose(la);
     }
     fprintf(md, "## nn engine (bench/bench_nn.c)\n\n");
-    fprintf(md, "Command: `build/bench_nn bench/results/bench_nn.md` (OpenMP threads %d; OpenBLAS and oneDNN use their "
-                "default thread counts; 1-minute load average at start %.2f: other jobs share this machine).\n\n",
+    fprintf(md, "Command: `build/bench/bench_nn bench/results/bench_nn.md` (or `make bench`). Each part runs with 1 "
+                "thread and with all %d (OpenMP, oneDNN and OpenBLAS together). 1-minute load average at start "
+                "%.2f: other jobs share this machine, so single-thread rows are the steadier ones.\n\n",
             omp_get_max_threads(), load[0]);
-    fprintf(md, "OpenBLAS sgemm 1024x1024x1024 in the same run: **%.1f GFLOP/s** (the reference for the target "
+    fprintf(md, "OpenBLAS sgemm 1024x1024x1024 at start, all threads: **%.1f GFLOP/s** (the reference for the target "
                 "\"3x3 convolutions with 32 or more channels at 60%% of sgemm\").\n\n", peak);
     fprintf(md, "### conv2d 3x3 stride 1 pad 1, forward + backward (data and weights), GFLOP/s\n\n");
     fprintf(md, "Each row's %% is relative to a 1024^3 sgemm timed just before that row (the machine is shared).\n\n");
-    fprintf(md, "| N | C -> O | H x W | samem sgemm route | %% of sgemm | samem oneDNN route (with reorders) | "
+    fprintf(md, "| threads | N | C -> O | H x W | samem sgemm route | %% of sgemm | samem oneDNN route (with reorders) | "
                 "%% of sgemm | same gemms, no im2col | dnnl-nchw | dnnl-any (no reorders) | sgemm 1024^3 |\n"
-                "|---|---|---|---|---|---|---|---|---|---|---|\n");
+                "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     struct {
         int N, C, O, H;
     } shapes[] = {{8, 8, 8, 64},   {8, 16, 16, 64}, {8, 32, 32, 32},  {16, 32, 32, 32}, {1, 32, 32, 64},
                   {8, 64, 64, 32}, {4, 64, 64, 64}, {16, 128, 128, 16}, {4, 32, 32, 128}};
+    int max_threads = omp_get_max_threads(), thread_list[2] = {1, max_threads};
+    int n_threads = max_threads > 1 ? 2 : 1;
+    for (int ti = 0; ti < n_threads; ti++)
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        set_threads(thread_list[ti]);
         sm_nn_conv d = {shapes[i].N, shapes[i].C, shapes[i].H, shapes[i].H, shapes[i].O, shapes[i].H, shapes[i].H,
                         3, 1, 1, 1, 1};
         double flops = 3.0 * 2.0 * d.N * d.O * d.OH * d.OW * d.C * 9;
@@ -341,19 +353,22 @@ int main(int argc, char **argv) {
         plan_arg pa = {&a, sm_nn_dnnl_conv_create(&d, 1, 1)};
         if (pa.plan) gp = flops / time_best(run_plan_conv, &pa) * 1e-9;
         sm_nn_dnnl_conv_destroy(pa.plan);
-        fprintf(md, "| %d | %d -> %d | %d x %d | %.1f | %.0f%% | %.1f | %.0f%% | %.1f | %.1f | %.1f | %.1f |\n", d.N,
-                d.C, d.O, d.H, d.W, gs, 100 * gs / row_peak, gp, 100 * gp / row_peak, g, dn[0], dn[1], row_peak);
+        fprintf(md, "| %d | %d | %d -> %d | %d x %d | %.1f | %.0f%% | %.1f | %.0f%% | %.1f | %.1f | %.1f | %.1f |\n",
+                thread_list[ti], d.N, d.C, d.O, d.H, d.W, gs, 100 * gs / row_peak, gp, 100 * gp / row_peak, g, dn[0], dn[1], row_peak);
         fprintf(stderr, "conv N%d %d->%d %dx%d: sgemm %.1f (%.0f%%), samem-dnnl %.1f (%.0f%%), gemm-only %.1f, "
                 "dnnl-nchw %.1f, dnnl-any %.1f, sgemm peak %.1f\n", d.N, d.C, d.O, d.H, d.W, gs, 100 * gs / row_peak, gp,
                 100 * gp / row_peak, g, dn[0], dn[1], row_peak);
         free(a.x); free(a.w); free(a.b); free(a.y); free(a.dy); free(a.dx); free(a.dw); free(a.db); free(a.work);
     }
     fprintf(md, "\n### training throughput (forward + backward + AdamW step)\n\n");
-    fprintf(md, "| network | conv route | parameters | batch | samples/s | inference batch 1 (ms) |\n"
-                "|---|---|---|---|---|---|\n");
+    fprintf(md, "| threads | network | conv route | parameters | batch | samples/s | inference batch 1 (ms) |\n"
+                "|---|---|---|---|---|---|---|\n");
     const char *routes[] = {"sgemm", "auto"};
+    for (int ti = 0; ti < n_threads; ti++)
     for (int n = 0; n < 2; n++)
         for (int k = 0; k < 2; k++) {
+            set_threads(thread_list[ti]);
+            fprintf(md, "| %d ", thread_list[ti]);
             if (k == 0) setenv("SAMEM_NN_CONV", "sgemm", 1);
             else unsetenv("SAMEM_NN_CONV");
             net_throughput(md, n, n == 0 ? 16 : 8, routes[k], &r);
