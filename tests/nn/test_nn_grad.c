@@ -511,7 +511,50 @@ static void check_misc(void) {
     sm_nn_ctx_destroy(NULL);
 }
 
+/* several inference contexts of one net run forward at once on different inputs (one per OpenMP thread) and
+ * give exactly what one context gives serially */
+static void check_parallel_contexts(void) {
+    sm_nn_net *net = sm_nn_create(5);
+    sm_nn_t x = sm_nn_input(net, "x", 2, 24, 24);
+    sm_nn_t y = sm_nn_conv_block(net, "a", x, 16);
+    y = sm_nn_conv_block(net, "b", sm_nn_pool(net, y, SM_NN_MAX, 2, 2, 0), 32);
+    y = sm_nn_upsample(net, y, 2, SM_NN_BILINEAR);
+    y = sm_nn_conv2d(net, "head", y, 1, 1, 1, 0, 1, 1, 1);
+    sm_error err = {0};
+    sm_nn_compile(net, &err);
+    enum { K = 6 };
+    sm_nn_ctx *serial = sm_nn_ctx_create(net, 1, SM_NN_INFER, &err), *cs[K];
+    SM_CHECK("inference contexts have no gradient buffers", sm_nn_ctx_grad(serial, y) == NULL &&
+                                                                sm_nn_backward(serial, y, &err) == SM_EINVAL);
+    float ref[K][576];
+    sm_rng r;
+    sm_rng_seed(&r, 3);
+    float inputs[K][2 * 576];
+    for (int k = 0; k < K; k++) {
+        fill(inputs[k], 2 * 576, &r, -1, 1);
+        memcpy(sm_nn_ctx_data(serial, x), inputs[k], sizeof inputs[k]);
+        sm_nn_forward(serial, &err);
+        memcpy(ref[k], sm_nn_ctx_data(serial, y), sizeof ref[k]);
+        cs[k] = sm_nn_ctx_create(net, 1, SM_NN_INFER, &err);
+        memcpy(sm_nn_ctx_data(cs[k], x), inputs[k], sizeof inputs[k]);
+    }
+    int bad = 0;
+#pragma omp parallel for num_threads(3) reduction(+ : bad)
+    for (int k = 0; k < K; k++) {
+        for (int rep = 0; rep < 3; rep++) {
+            sm_error e = {0};
+            sm_nn_forward(cs[k], &e);
+            bad += memcmp(sm_nn_ctx_data(cs[k], y), ref[k], sizeof ref[k]) != 0;
+        }
+    }
+    SM_CHECKF("6 contexts on 3 threads match the serial results bit for bit", bad == 0, "%d mismatches", bad);
+    for (int k = 0; k < K; k++) sm_nn_ctx_destroy(cs[k]);
+    sm_nn_ctx_destroy(serial);
+    sm_nn_destroy(net);
+}
+
 int main(void) {
+    check_parallel_contexts();
     check_convs();
     check_others();
     check_fast_vs_ref();
