@@ -423,38 +423,67 @@ void sm_nn_groupnorm_backward(float *dx, float *dgamma, float *dbeta, const floa
 
 static inline float sigmoidf_(float v) { return v >= 0 ? 1.0f / (1.0f + expf(-v)) : expf(v) / (1.0f + expf(v)); }
 
+/* One loop per activation (a switch inside the loop would keep the compiler from vectorising it). */
 void sm_nn_act_forward(float *y, const float *x, size_t n, int act) {
+    switch (act) {
+    case 0:
 #pragma omp parallel for if (n > SM_NN_PAR_MIN)
-    for (size_t i = 0; i < n; i++) {
-        float v = x[i];
-        switch (act) {
-        case 0: y[i] = v > 0 ? v : 0; break;
-        case 1: y[i] = v * sigmoidf_(v); break;
-        case 2: y[i] = 0.5f * v * (1.0f + erff(v * 0.70710678f)); break;
-        case 3: y[i] = sigmoidf_(v); break;
-        case 4: y[i] = tanhf(v); break;
-        default: y[i] = v; break;
-        }
+        for (size_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0;
+        break;
+    case 1:
+#pragma omp parallel for if (n > SM_NN_PAR_MIN)
+        for (size_t i = 0; i < n; i++) y[i] = x[i] * sigmoidf_(x[i]);
+        break;
+    case 2:
+#pragma omp parallel for if (n > SM_NN_PAR_MIN)
+        for (size_t i = 0; i < n; i++) y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678f));
+        break;
+    case 3:
+#pragma omp parallel for if (n > SM_NN_PAR_MIN)
+        for (size_t i = 0; i < n; i++) y[i] = sigmoidf_(x[i]);
+        break;
+    case 4:
+#pragma omp parallel for if (n > SM_NN_PAR_MIN)
+        for (size_t i = 0; i < n; i++) y[i] = tanhf(x[i]);
+        break;
+    default:
+        if (y != x) memcpy(y, x, sizeof(float) * n);
+        break;
     }
 }
 
 void sm_nn_act_backward(float *dx, const float *dy, const float *x, const float *y, size_t n, int act) {
+    switch (act) {
+    case 0:
 #pragma omp parallel for if (n > SM_NN_PAR_MIN)
-    for (size_t i = 0; i < n; i++) {
-        float v = x[i], g;
-        switch (act) {
-        case 0: g = v > 0 ? 1.0f : 0.0f; break;
-        case 1: {
-            float s = sigmoidf_(v);
-            g = s * (1.0f + v * (1.0f - s));
-            break;
+        for (size_t i = 0; i < n; i++) dx[i] += x[i] > 0 ? dy[i] : 0.0f;
+        break;
+    case 1:   /* silu' = s (1 + x (1 - s)), with s = sigmoid(x) recovered as y / x away from 0 (no exp) */
+#pragma omp parallel for if (n > SM_NN_PAR_MIN)
+        for (size_t i = 0; i < n; i++) {
+            float v = x[i], s = fabsf(v) > 1e-3f ? y[i] / v : 0.5f + 0.25f * v;
+            dx[i] += dy[i] * s * (1.0f + v * (1.0f - s));
         }
-        case 2: g = 0.5f * (1.0f + erff(v * 0.70710678f)) + v * 0.39894228f * expf(-0.5f * v * v); break;
-        case 3: g = y[i] * (1.0f - y[i]); break;
-        case 4: g = 1.0f - y[i] * y[i]; break;
-        default: g = 1.0f; break;
+        break;
+    case 2:
+#pragma omp parallel for if (n > SM_NN_PAR_MIN)
+        for (size_t i = 0; i < n; i++) {
+            float v = x[i];
+            dx[i] += dy[i] * (0.5f * (1.0f + erff(v * 0.70710678f)) + v * 0.39894228f * expf(-0.5f * v * v));
         }
-        dx[i] += dy[i] * g;
+        break;
+    case 3:
+#pragma omp parallel for if (n > SM_NN_PAR_MIN)
+        for (size_t i = 0; i < n; i++) dx[i] += dy[i] * y[i] * (1.0f - y[i]);
+        break;
+    case 4:
+#pragma omp parallel for if (n > SM_NN_PAR_MIN)
+        for (size_t i = 0; i < n; i++) dx[i] += dy[i] * (1.0f - y[i] * y[i]);
+        break;
+    default:
+#pragma omp parallel for if (n > SM_NN_PAR_MIN)
+        for (size_t i = 0; i < n; i++) dx[i] += dy[i];
+        break;
     }
 }
 
