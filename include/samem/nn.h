@@ -60,11 +60,11 @@
  * second buffer of the same layout; AdamW moments in two more (allocated on the first step).
  *
  * Threads and repeatability: the engine starts no threads of its own; hot loops use OpenMP `parallel for`
- * and convolutions call OpenBLAS sgemm, which may use its own threads. Results for a fixed seed are identical
- * run to run with the same thread count. Changing the thread count (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS)
- * changes only the order of float summations (sgemm blocking, the reductions over the batch for weight and
- * bias gradients and norm statistics are done per thread chunk then summed), so results differ in the last
- * bits, never in kind. Initialisation and dropout masks depend only on the seed (dropout: on the context's
+ * over independent outputs (statistics summed in double in a fixed order), convolutions call oneDNN (OpenMP)
+ * or OpenBLAS sgemm (its own pthreads). Results for a fixed seed are identical run to run with the same
+ * thread count. Changing the thread count (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS) can change only the order
+ * of float summations inside the sgemm and oneDNN kernels, so results may differ in the last bits, never in
+ * kind. SAMEM_NN_CONV=sgemm or =dnnl forces the convolution route (docs/nn.md). Initialisation and dropout masks depend only on the seed (dropout: on the context's
  * seed and a per-forward counter), never on threads.
  * Running contexts in parallel: sm_nn_forward on different contexts of one net from different threads is
  * safe. sm_nn_backward adds into the net's single gradient buffer, so backward on several contexts at once is
@@ -73,8 +73,9 @@
  * contexts in parallel.
  *
  * Left out: float16/bfloat16 compute, dynamic shapes, automatic differentiation of arbitrary expressions
- * (each op has a hand-written backward), recurrent layers. Backends: CPU (reference loops, OpenBLAS sgemm,
- * OpenMP); the table in src/nn/backend_impl.h leaves room for CUDA.
+ * (each op has a hand-written backward), recurrent layers. Backends: CPU (reference loops with OpenMP,
+ * OpenBLAS sgemm, oneDNN convolutions; measured choices in docs/nn.md); the table in src/nn/backend_impl.h
+ * leaves room for CUDA.
  * Safetensors format: https://github.com/huggingface/safetensors (8-byte little-endian header length, JSON
  * header {"name": {"dtype","shape","data_offsets"}, "__metadata__": {str: str}}, then raw little-endian data).
  */
