@@ -4,7 +4,7 @@
  * with the image area; registering the past frames on the track lets the noise average out while the
  * particle does not (DESIGN.md, issue 8 measurements); a 4-level U-Net (S/8 bottleneck, 3x3 convolutions)
  * sees the whole crop.
- * Architecture (S = 64, b = base channels (8: 41k parameters, 5 ms per crop on one core), GroupNorm + SiLU after every 3x3 convolution):
+ * Architecture (S = 64, b = base channels (8: 41k parameters, 5 ms per crop on one core), GroupNorm + ReLU after every 3x3 convolution):
  *   enc1 2 x conv(b) @S, enc2 2 x conv(2b) @S/2, enc3 2 x conv(4b) @S/4, mid conv(4b) @S/8,
  *   dec3 conv(2b) @S/4 [up(mid) ++ enc3], dec2 conv(b) @S/2 [up ++ enc2], dec1 conv(b) @S [up ++ enc1],
  *   head 1x1 -> 1 mask logit; objectness = linear(global mean of mid ++ global max of mid) -> 1 logit.
@@ -58,6 +58,18 @@ void sm__net_config_to_json(const sm__net_config *c, char *buf, size_t size) {
 
 /* ---------------------------------------------------------------- graph */
 
+/* conv3x3 (no bias) + GroupNorm + ReLU, with sm_nn_conv_block's parameter names. ReLU rather than SiLU:
+ * with 8-32 channels the elementwise ops cost as much as the convolutions, and expf dominated them. */
+static sm_nn_t block(sm_nn_net *n, const char *name, sm_nn_t x, int out_c) {
+    char cn[96], nn[96];
+    snprintf(cn, sizeof cn, "%s.conv", name);
+    snprintf(nn, sizeof nn, "%s.norm", name);
+    int groups = out_c % 8 == 0 ? 8 : out_c % 4 == 0 ? 4 : out_c % 2 == 0 ? 2 : 1;
+    sm_nn_t y = sm_nn_conv2d(n, cn, x, out_c, 3, 1, 1, 1, 1, 0);
+    y = sm_nn_groupnorm(n, nn, y, groups, 1e-5f);
+    return sm_nn_act(n, y, SM_NN_RELU);
+}
+
 int sm__net_build(sm__net_graph *g, const sm__net_config *c, int train, uint64_t seed, sm_error *err) {
     memset(g, 0, sizeof *g);
     int S = c->crop, b = c->base;
@@ -65,16 +77,16 @@ int sm__net_build(sm__net_graph *g, const sm__net_config *c, int train, uint64_t
     if (!n) return sm_error_set(err, SM_ENOMEM, "network: out of memory");
     g->net = n;
     g->in = sm_nn_input(n, "input", SM__NET_IN, S, S);
-    sm_nn_t e1 = sm_nn_conv_block(n, "enc1a", g->in, b);
-    e1 = sm_nn_conv_block(n, "enc1b", e1, b);
-    sm_nn_t e2 = sm_nn_conv_block(n, "enc2a", sm_nn_pool(n, e1, SM_NN_MAX, 2, 2, 0), 2 * b);
-    e2 = sm_nn_conv_block(n, "enc2b", e2, 2 * b);
-    sm_nn_t e3 = sm_nn_conv_block(n, "enc3a", sm_nn_pool(n, e2, SM_NN_MAX, 2, 2, 0), 4 * b);
-    e3 = sm_nn_conv_block(n, "enc3b", e3, 4 * b);
-    sm_nn_t mid = sm_nn_conv_block(n, "mid", sm_nn_pool(n, e3, SM_NN_MAX, 2, 2, 0), 4 * b);
-    sm_nn_t d3 = sm_nn_conv_block(n, "dec3", sm_nn_concat2(n, sm_nn_upsample(n, mid, 2, SM_NN_NEAREST), e3), 2 * b);
-    sm_nn_t d2 = sm_nn_conv_block(n, "dec2", sm_nn_concat2(n, sm_nn_upsample(n, d3, 2, SM_NN_NEAREST), e2), b);
-    sm_nn_t d1 = sm_nn_conv_block(n, "dec1", sm_nn_concat2(n, sm_nn_upsample(n, d2, 2, SM_NN_NEAREST), e1), b);
+    sm_nn_t e1 = block(n, "enc1a", g->in, b);
+    e1 = block(n, "enc1b", e1, b);
+    sm_nn_t e2 = block(n, "enc2a", sm_nn_pool(n, e1, SM_NN_MAX, 2, 2, 0), 2 * b);
+    e2 = block(n, "enc2b", e2, 2 * b);
+    sm_nn_t e3 = block(n, "enc3a", sm_nn_pool(n, e2, SM_NN_MAX, 2, 2, 0), 4 * b);
+    e3 = block(n, "enc3b", e3, 4 * b);
+    sm_nn_t mid = block(n, "mid", sm_nn_pool(n, e3, SM_NN_MAX, 2, 2, 0), 4 * b);
+    sm_nn_t d3 = block(n, "dec3", sm_nn_concat2(n, sm_nn_upsample(n, mid, 2, SM_NN_NEAREST), e3), 2 * b);
+    sm_nn_t d2 = block(n, "dec2", sm_nn_concat2(n, sm_nn_upsample(n, d3, 2, SM_NN_NEAREST), e2), b);
+    sm_nn_t d1 = block(n, "dec1", sm_nn_concat2(n, sm_nn_upsample(n, d2, 2, SM_NN_NEAREST), e1), b);
     g->logits = sm_nn_conv2d(n, "head", d1, 1, 1, 1, 0, 1, 1, 1);
     sm_nn_t pooled = sm_nn_concat2(n, sm_nn_global_pool(n, mid, SM_NN_AVG), sm_nn_global_pool(n, mid, SM_NN_MAX));
     g->obj = sm_nn_linear(n, "objectness", pooled, 1, 1);
