@@ -220,8 +220,9 @@ void sm_sim_config_random(sm_sim_config *cfg, uint64_t seed) {
     cfg->n_particles = 1 + (int)sm_rng_below(&r, 12);
     cfg->psf_sigma_min_px = unif(&r, 0.5, 3.0);
     cfg->psf_sigma_max_px = fmin(4.0, cfg->psf_sigma_min_px * unif(&r, 1, 1.5));
-    cfg->fringe_min = unif(&r, -0.3, 0.3);
-    cfg->fringe_max = cfg->fringe_min + unif(&r, 0, 0.15);
+    cfg->fringe_min = unif(&r, -0.5, 0.7);
+    cfg->fringe_max = cfg->fringe_min + unif(&r, 0, 0.2);
+    cfg->fringe_width_px = unif(&r, 0.7, 3);
     cfg->astigmatism = unif(&r, 0, 0.2);
     cfg->noise_corr_sigma_px = sm_rng_uniform(&r) < 0.2 ? 0 : unif(&r, 0.3, 1.3);
     cfg->illumination_gradient = unif(&r, 0, 0.4);

@@ -70,17 +70,13 @@ static int poisson_tables(struct sim_poisson *pt) {
     return 0;
 }
 
-/* xoshiro256** on a copy of an sm_rng's state (the same generator as sm_rng_u64, inlined here). */
-static inline uint64_t xo_rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-static inline uint64_t xo_next(uint64_t *st) {
-    uint64_t result = xo_rotl(st[1] * 5, 7) * 9, t = st[1] << 17;
-    st[2] ^= st[0];
-    st[3] ^= st[1];
-    st[1] ^= st[2];
-    st[0] ^= st[3];
-    st[2] ^= t;
-    st[3] = xo_rotl(st[3], 45);
-    return result;
+/* The per-row generator of the hot loops: wyrand (Wang Yi's 64-bit generator: a Weyl sequence mixed by one
+ * 64x64->128-bit multiply; passes BigCrush and PractRand), seeded from the row's sm_rng stream. About a third
+ * of xoshiro256**'s instructions, which matters at one or two draws per pixel. */
+static inline uint64_t wy_next(uint64_t *st) {
+    *st += 0xa0761d6478bd642fULL;
+    __uint128_t t = (__uint128_t)*st * (*st ^ 0xe7037ed1a0b428dbULL);
+    return (uint64_t)(t >> 64) ^ (uint64_t)t;
 }
 
 /* A Poisson count of mean lam < 32 from 32 random bits: 10 choose between the two neighbouring grid means
@@ -240,7 +236,7 @@ int sim_detector_image(sm_sim *s, float *frame, double flicker, sm_error *err) {
             int y = ye - R < 0 ? 0 : (ye - R >= H ? H - 1 : ye - R);
             sm_rng rng;
             sm_rng_seed_stream(&rng, seed ^ SIM_TAG_NOISE, frame_id + (uint64_t)ye);
-            uint64_t st[4] = {rng.s[0], rng.s[1], rng.s[2], rng.s[3]};
+            uint64_t st = sm_rng_u64(&rng);
             double v = (y - cyc) / half;
             const float a0 = (float)(1 + gy * v - cc * v * v);
             float *lam = arow + R;
@@ -258,7 +254,7 @@ int sim_detector_image(sm_sim *s, float *frame, double flicker, sm_error *err) {
             }
             const float tmax = (float)(PT_N - 2) / PT_STEP;
             for (int xe = 0; xe < We; xe += 2) {
-                uint64_t u = xo_next(st), w = gn > 0 ? xo_next(st) : 0;
+                uint64_t u = wy_next(&st), w = gn > 0 ? wy_next(&st) : 0;
                 for (int h = 0; h < 2 && xe + h < We; h++) {
                     float m = arow[xe + h], k, sk;
                     if (m < tmax) {
@@ -266,7 +262,7 @@ int sim_detector_image(sm_sim *s, float *frame, double flicker, sm_error *err) {
                         k = (float)ki;
                         sk = pt->sqrt_k[ki];
                     } else {
-                        k = poisson_large(nq, m, xo_next(st));
+                        k = poisson_large(nq, m, wy_next(&st));
                         sk = sqrtf(k);
                     }
                     if (gn > 0) k += gn * sk * fast_normal32(nq, (uint32_t)(w >> (32 * h)));
@@ -306,9 +302,9 @@ int sim_detector_image(sm_sim *s, float *frame, double flicker, sm_error *err) {
             }
             if (read > 0) {
                 sm_rng_seed_stream(&rng, seed ^ SIM_TAG_READ, frame_id + (uint64_t)yo);
-                uint64_t sr[4] = {rng.s[0], rng.s[1], rng.s[2], rng.s[3]};
+                uint64_t sr = sm_rng_u64(&rng);
                 for (int x = 0; x < W; x += 2) {
-                    uint64_t u = xo_next(sr);
+                    uint64_t u = wy_next(&sr);
                     out[x] += read * fast_normal32(nq, (uint32_t)u);
                     if (x + 1 < W) out[x + 1] += read * fast_normal32(nq, (uint32_t)(u >> 32));
                 }
