@@ -20,7 +20,7 @@
 #include "stats/stats_impl.h"
 
 #define SM_JACK_GROUPS 10
-#define SM_MAX_SPAN ((int64_t)1 << 26)
+#define SM_MAX_SPAN ((int64_t)1 << 22) /* frames a track may span (gaps included): 4.2 M */
 
 void sm_stats_options_default(sm_stats_options *o) {
     memset(o, 0, sizeof *o);
