@@ -280,17 +280,15 @@ static int dm_parse_group(dm_parser *p, int depth) {
             name[keep] = 0;
             if ((rc = dm_skip(p, len - keep, "tag name")) < 0) return rc;
         }
-        uint64_t entry_size = 0, start;
+        /* DM4's entry size is not needed: every part of the entry says its own length. */
+        uint64_t entry_size = 0;
         if (p->version == 4 && (rc = dm_read_count(p, &entry_size, "tag size")) < 0) return rc;
-        start = p->pos;
         if (kind == 20) rc = dm_parse_group(p, depth + 1);
         else if (kind == 21) rc = dm_parse_data(p, depth);
         else
             return sm_error_set(p->err, SM_EFORMAT, "%s: DM tag entry of unknown kind %u at byte %llu", p->path, kind,
                                 (unsigned long long)(p->pos - 3 - len));
         if (rc < 0) return rc;
-        if (p->version == 4 && p->pos - start > entry_size)
-            return sm_error_set(p->err, SM_EFORMAT, "%s: DM tag '%s' larger than its declared size", p->path, name);
     }
     return 0;
 }
