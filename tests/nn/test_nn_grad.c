@@ -553,7 +553,75 @@ static void check_parallel_contexts(void) {
     sm_nn_destroy(net);
 }
 
+/* initialisation statistics, dropout off in inference, copy_params across spatial sizes */
+static void check_init_and_modes(void) {
+    sm_error err = {0};
+    sm_nn_net *net = sm_nn_create(8);
+    sm_nn_t x = sm_nn_input(net, "x", 32, 8, 8);
+    sm_nn_conv2d(net, "kaiming", x, 64, 3, 1, 1, 1, 1, 1);   /* fan_in 288 */
+    sm_nn_set_init(net, SM_NN_INIT_XAVIER);
+    sm_nn_conv2d(net, "xavier", x, 64, 3, 1, 1, 1, 1, 0);    /* fan_in 288, fan_out 576 */
+    sm_nn_set_init(net, SM_NN_INIT_TORCH);
+    sm_nn_conv2d(net, "torch", x, 64, 3, 1, 1, 1, 1, 1);
+    sm_nn_compile(net, &err);
+    size_t n;
+    const float *w = sm_nn_param(net, "kaiming.weight", &n);
+    double ss = 0, mean = 0;
+    for (size_t i = 0; i < n; i++) ss += (double)w[i] * w[i], mean += w[i];
+    double sd = sqrt(ss / n), want = sqrt(2.0 / 288);
+    SM_CHECKF("Kaiming init: std sqrt(2/fan_in) within 3%, mean 0", fabs(sd / want - 1) < 0.03 && fabs(mean / n) < 0.003,
+              "std %.4f want %.4f mean %.4g", sd, want, mean / n);
+    const float *b = sm_nn_param(net, "kaiming.bias", &n);
+    int zeros = 1;
+    for (size_t i = 0; i < n; i++) zeros &= b[i] == 0;
+    SM_CHECK("Kaiming: biases start at 0", zeros);
+    w = sm_nn_param(net, "xavier.weight", &n);
+    double lim = sqrt(6.0 / (288 + 576)), mx = 0;
+    ss = 0;
+    for (size_t i = 0; i < n; i++) mx = fmax(mx, fabs(w[i])), ss += (double)w[i] * w[i];
+    SM_CHECKF("Xavier init: uniform within +-sqrt(6/(fan_in+fan_out)), variance lim^2/3 within 3%",
+              mx <= lim && fabs(ss / n / (lim * lim / 3) - 1) < 0.03, "max %.4f lim %.4f", mx, lim);
+    w = sm_nn_param(net, "torch.bias", &n);
+    mx = 0;
+    for (size_t i = 0; i < n; i++) mx = fmax(mx, fabs(w[i]));
+    SM_CHECKF("PyTorch default init: bias within +-1/sqrt(fan_in), not all zero", mx <= 1 / sqrt(288.0) && mx > 0,
+              "max %.4f", mx);
+    sm_nn_destroy(net);
+
+    net = sm_nn_create(8);
+    x = sm_nn_input(net, "x", 3, 6, 6);
+    sm_nn_t y = sm_nn_dropout(net, sm_nn_conv2d(net, "c", x, 4, 3, 1, 1, 1, 1, 1), 0.5f);
+    sm_nn_compile(net, &err);
+    sm_nn_net *big = sm_nn_create(99);
+    sm_nn_t xb = sm_nn_input(big, "x", 3, 10, 10);
+    sm_nn_t yb = sm_nn_conv2d(big, "c", xb, 4, 3, 1, 1, 1, 1, 1);
+    sm_nn_compile(big, &err);
+    int rc = sm_nn_copy_params(big, net, &err);
+    sm_nn_ctx *ci = sm_nn_ctx_create(net, 1, SM_NN_INFER, &err), *cb = sm_nn_ctx_create(big, 1, SM_NN_INFER, &err);
+    sm_rng r;
+    sm_rng_seed(&r, 2);
+    fill(sm_nn_ctx_data(cb, xb), 300, &r, -1, 1);
+    for (int c = 0; c < 3; c++)   /* the small input is the big one's top-left 6x6 */
+        for (int i = 0; i < 6; i++)
+            memcpy(sm_nn_ctx_data(ci, x) + (c * 6 + i) * 6, sm_nn_ctx_data(cb, xb) + (c * 10 + i) * 10, 24);
+    sm_nn_forward(ci, &err);
+    sm_nn_forward(cb, &err);
+    /* interior outputs (away from the 6x6 border) agree: same weights, dropout off in inference */
+    double e = 0;
+    for (int o = 0; o < 4; o++)
+        for (int i = 1; i < 5; i++)
+            for (int j = 1; j < 5; j++)
+                e = fmax(e, fabs(sm_nn_ctx_data(ci, y)[(o * 6 + i) * 6 + j] - sm_nn_ctx_data(cb, yb)[(o * 10 + i) * 10 + j]));
+    SM_CHECKF("copy_params to a net for another input size; dropout is identity in inference", rc == 0 && e < 1e-5,
+              "rc %d, max diff %.3g", rc, e);
+    sm_nn_ctx_destroy(ci);
+    sm_nn_ctx_destroy(cb);
+    sm_nn_destroy(big);
+    sm_nn_destroy(net);
+}
+
 int main(void) {
+    check_init_and_modes();
     check_parallel_contexts();
     check_convs();
     check_others();
