@@ -115,7 +115,8 @@ typedef struct sm_stats_vanhove {
 } sm_stats_vanhove;
 
 typedef struct sm_stats_ensemble {
-    sm_stats_fit fit;           /* fits of the EA-TA-MSD; se by jackknife over track groups when >= 10 tracks */
+    sm_stats_fit fit;           /* fits of the EA-TA-MSD; se by jackknife over 10 groups of tracks when there are
+                                 * >= 10 tracks, else the model covariance of one track / number of tracks */
     double D, D_se, alpha, alpha_se, sigma, sigma_se, D_cve, D_cve_se; /* copies of the headline numbers */
     double drift_x, drift_y, drift_x_se, drift_y_se; /* len/time, ensemble-mean velocity */
     int drift_subtracted;

@@ -125,7 +125,7 @@ int sm_plot_report_html(const sm_stats *s, const char *dir, const char *title, s
     W(w->first_unreliable_lag > 0, "Ensemble curves rest on too few tracks from lag %d frames on; those points are hollow/grey and not fitted.",
       w->first_unreliable_lag);
     W(s->ens.drift_subtracted, "The ensemble drift was subtracted before analysis.");
-    W(!s->opt.px_nm || !s->opt.dt_s, "Pixel size or frame interval unknown: give --px NM and --dt S for physical units.");
+    W(!(s->opt.px_nm > 0) || !(s->opt.dt_s > 0), "Pixel size or frame interval unknown: give --px NM and --dt S for physical units.");
     if (!nw) fputs("<li>None: no rows dropped, no gaps, every ensemble lag reliable.</li>\n", fp);
     fputs("</ul></div>\n", fp);
 #undef W

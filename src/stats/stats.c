@@ -442,8 +442,15 @@ static int ensemble(sm_stats *s, const ctx *c, const double *cve, int64_t maxL) 
         ensemble_fit(ef, s->eatamsd.value, ml, Nmed, dt, R, NULL);
         if (ef->p_alpha == 0) sm_stats_fit_alpha(ef, s->eatamsd.value, alpha_points(Nmed, maxrel), dt);
         int64_t n1 = s->eatamsd.n_tracks[1];
+        /* the model covariance is that of one track's TA-MSD; the ensemble mean of n1 tracks has 1/n1 of it */
+        if (n1 > 1) {
+            double sc = 1.0 / sqrt((double)n1);
+            ef->D_se *= sc;
+            ef->D_ols_se *= sc;
+            ef->sigma_se *= sc;
+        }
         if (n1 >= G && ef->p_D >= 2) {
-            double jD[SM_JACK_GROUPS], jS[SM_JACK_GROUPS], jA[SM_JACK_GROUPS], jK[SM_JACK_GROUPS];
+            double jD[SM_JACK_GROUPS], jS[SM_JACK_GROUPS], jA[SM_JACK_GROUPS], jK[SM_JACK_GROUPS], jO[SM_JACK_GROUPS];
             int fixed[3] = {ef->p_D, ef->p_sigma, ef->p_alpha};
             int kmax = ef->p_D > ef->p_sigma ? ef->p_D : ef->p_sigma;
             if (ef->p_alpha > kmax) kmax = ef->p_alpha;
@@ -459,12 +466,14 @@ static int ensemble(sm_stats *s, const ctx *c, const double *cve, int64_t maxL) 
                 sm_stats_fit_linear_p(&fg, cj, fixed[0], fixed[1], Nmed, dt, R);
                 if (fixed[2] >= 4) sm_stats_fit_alpha(&fg, cj, fixed[2], dt);
                 jD[g] = fg.D;
+                jO[g] = fg.D_ols;
                 jS[g] = fg.sigma;
                 jA[g] = fg.alpha;
                 jK[g] = fg.K_alpha;
             }
             double se;
             if (isfinite(se = jack_se(jD, G))) ef->D_se = se;
+            if (isfinite(se = jack_se(jO, G))) ef->D_ols_se = se;
             if (isfinite(se = jack_se(jS, G))) ef->sigma_se = se;
             if (isfinite(se = jack_se(jA, G))) ef->alpha_se = se;
             if (isfinite(se = jack_se(jK, G))) ef->K_alpha_se = se;

@@ -58,6 +58,7 @@ static void test_brownian(void) {
     const sm_stats_fit *f = &s->ens.fit;
     SM_CHECKF("Brownian: ensemble D (GLS, Michalet lags) within 5%", rel(f->D, p.D) < 0.05, "D=%.1f se=%.1f p=%d", f->D, f->D_se, f->p_D);
     SM_CHECKF("Brownian: ensemble D_ols within 5%", rel(f->D_ols, p.D) < 0.05, "D_ols=%.1f", f->D_ols);
+    SM_CHECKF("Brownian: D_ols se is plausible (0.5%..5%)", f->D_ols_se > 0.005 * p.D && f->D_ols_se < 0.05 * p.D, "se=%.2f", f->D_ols_se);
     SM_CHECKF("Brownian: ensemble D_cve within 5%", rel(f->D_cve, p.D) < 0.05, "D_cve=%.1f se=%.1f", f->D_cve, f->D_cve_se);
     SM_CHECKF("Brownian: D se is plausible (0.5%..5%)", f->D_se > 0.005 * p.D && f->D_se < 0.05 * p.D, "se=%.2f", f->D_se);
     SM_CHECKF("Brownian: sigma_loc within 10%", rel(f->sigma, p.sigma) < 0.10, "sigma=%.2f se=%.2f p=%d", f->sigma, f->sigma_se, f->p_sigma);
@@ -234,6 +235,27 @@ static void test_rotation(void) {
     sm_tracks_destroy(t);
 }
 
+/* Unequal lengths: 90 tracks of 50 points and 10 of 500. From lag 50 on only the 10 long tracks contribute
+ * (< a quarter of 100), so the ensemble is flagged unreliable there and the fits stay on the reliable part. */
+static void test_unequal_lengths(void) {
+    sim_params p = base();
+    p.tracks = 100;
+    p.steps = 499;
+    p.seed = 46;
+    sm_tracks *t = sim_brownian(&p);
+    for (int64_t r = 0; r < t->n; r++)
+        if (t->particle[r] % 10 != 0 && t->frame[r] >= 5 + 50) t->x[r] = NAN;
+    sm_stats *s = analyse(t, p.px_nm, p.dt, 0);
+    SM_CHECKF("unequal lengths: ensemble unreliable from lag 50", s && s->warn.first_unreliable_lag == 50, "first=%d",
+              s ? s->warn.first_unreliable_lag : -2);
+    SM_CHECKF("unequal lengths: lag 49 reliable, lag 50 not, with track counts 100 and 10",
+              s && s->eatamsd.reliable[49] && !s->eatamsd.reliable[50] && s->eatamsd.n_tracks[49] == 100 && s->eatamsd.n_tracks[50] == 10,
+              "n49=%lld n50=%lld", s ? (long long)s->eatamsd.n_tracks[49] : -1LL, s ? (long long)s->eatamsd.n_tracks[50] : -1LL);
+    SM_CHECKF("unequal lengths: D within 5%", s && rel(s->ens.fit.D, p.D) < 0.05, "D=%.1f", s ? s->ens.fit.D : NAN);
+    sm_stats_destroy(s);
+    sm_tracks_destroy(t);
+}
+
 static void add(sm_tracks *t, int64_t particle, int64_t frame, double x, double y) {
     sm_tracks_row r = sm_tracks_row_empty();
     r.particle = particle;
@@ -337,6 +359,7 @@ int main(void) {
     test_random_tables();
     test_brownian();
     test_gaps();
+    test_unequal_lengths();
     test_fbm(0.6);
     test_fbm(1.4);
     test_drift();
