@@ -2,9 +2,10 @@
  *
  *   lambda(x,y) = N0 F_t L(x,y) (1 - r + r trans(x,y))           mean counted electrons per px
  *   N0 = dose * (10 p)^2 * eta * exp(-t / mfp)                    (dose in e/A^2, p in nm, 1 nm = 10 A)
- *   k ~ Poisson(lambda);   n = k + s sqrt(k) N(0,1) - lambda      shot noise with gain noise s, white
+ *   k ~ Poisson(lambda);   n = k + sqrt(s^2 k + rho^2) N(0,1) - lambda   shot noise with gain noise s and read
+ *                                                                  noise rho = read_noise / gain (electrons)
  *   n_c = K * n,  K = g(x) g(y), g Gaussian with sum g^2 = 1      detector transfer: correlated, same variance
- *   grey = offset + gain_row * (lambda + n_c) + read_noise * N(0,1), rounded and clipped to the bit depth
+ *   grey = offset + gain_row * (lambda + n_c), rounded and clipped to the bit depth
  * with defect pixels (dead: 0, hot: full scale) and defect rows (gain x1.35 or x0.6), then an optional
  * JPEG round trip. L is the illumination (1 + linear gradient - quadratic vignetting), F_t the flicker.
  *
@@ -12,7 +13,8 @@
  * Walker alias tables (O(1), branch-free, 32 random bits) on a grid of means 1/16 apart, the mean being split between its two neighbouring grid
  * points at random (a mixture with the exact mean and a variance excess below (1/32)^2); above 32 a normal
  * approximation with continuity correction (skewness 1/sqrt(lambda) < 0.18 is lost). Normal variates come
- * from a 1024-bin piecewise-linear inverse CDF (tails cut at |z| = 3.1). Rows run in parallel, each on
+ * from a 1024-bin piecewise-linear inverse CDF (tails cut at |z| = 3.1) or, in the hot loop, the
+ * conditional means of 4096 equal-probability bins. Rows run in parallel, each on
  * its own RNG stream, so the result does not depend on the thread count. Noise outside the field is drawn
  * too (a border of the kernel's radius), so that the correlated noise is stationary up to the edge.
  * Left out: the signal's own blur by the detector MTF (the optics PSF stands for it), gain non-uniformity
@@ -34,7 +36,7 @@
 struct sim_poisson {
     uint16_t thr[PT_N + 1][PT_COLS];  /* Walker alias: column k keeps k when u15 < thr, else alias */
     uint8_t alias[PT_N + 1][PT_COLS];
-    float sqrt_k[PT_COLS];            /* sqrt(k), for the gain noise */
+    float extra_sd[PT_COLS];          /* sqrt(s^2 k + rho^2): gain and read noise for count k, electrons */
 };
 
 /* Walker's alias method (Vose's construction) for the Poisson pmf of each grid mean over 128 columns,
@@ -42,7 +44,6 @@ struct sim_poisson {
 static int poisson_tables(struct sim_poisson *pt) {
     double prob[PT_COLS];
     int small[PT_COLS], large[PT_COLS];
-    for (int k = 0; k < PT_COLS; k++) pt->sqrt_k[k] = (float)sqrt(k);
     for (int i = 0; i <= PT_N; i++) {
         double m = (double)i / PT_STEP, pk = exp(-m), F = 0;
         for (int k = 0; k < PT_COLS; k++) {
@@ -90,14 +91,9 @@ static inline int poisson_small(const struct sim_poisson *pt, float lam, uint32_
     return (int)((col & keep) | (a & ~keep));
 }
 
-/* A normal variate from 32 random bits: piecewise-linear inverse CDF, tails cut at 1/1024 (|z| < 3.1). */
-static inline float fast_normal32(const float *nq, uint32_t w) {
-    int bin = (int)(w >> 22);
-    float f = (float)(w & 0x3FFFFF) * 0x1.0p-22f;
-    if (bin == 0) bin = 1, f = 0;
-    if (bin == 1023) f = 1;
-    return nq[bin] + f * (nq[bin + 1] - nq[bin]);
-}
+/* A normal variate from the top 12 of 32 random bits: the conditional means of 4096 equal-probability bins,
+ * scaled to unit variance (tails beyond |z| = 3.4 fall into the end bins). */
+static inline float table_normal(const float *tab, uint32_t w) { return tab[w >> 20]; }
 
 /* Above the tables: normal approximation with continuity correction (piecewise-linear inverse CDF on the top
  * bits, tails cut at 1/1024). */
@@ -161,6 +157,30 @@ int sim_detector_init(sm_sim *s, sm_rng *vr, sm_error *err) {
     for (int i = 1; i < 1024; i++) s->normal_q[i] = (float)inv_normal_cdf(i / 1024.0);
     s->normal_q[0] = s->normal_q[1];
     s->normal_q[1024] = s->normal_q[1023];
+    /* 4096-bin table: quantiles by Newton steps from the previous one, then bin means (phi(a) - phi(b)) * 4096 */
+    {
+        double prev_q = -INFINITY, x = -3.4, var = 0;
+        const double inv_sqrt2pi = 0.39894228040143268;
+        for (int i = 1; i <= 4096; i++) {
+            double q = INFINITY;
+            if (i < 4096) {
+                double p = i / 4096.0;
+                for (int it = 0; it < 8; it++) x -= (0.5 * erfc(-x / sqrt(2)) - p) / (inv_sqrt2pi * exp(-0.5 * x * x));
+                q = x;
+            }
+            double pa = isfinite(prev_q) ? inv_sqrt2pi * exp(-0.5 * prev_q * prev_q) : 0;
+            double pb = isfinite(q) ? inv_sqrt2pi * exp(-0.5 * q * q) : 0;
+            s->normal_tab[i - 1] = (float)((pa - pb) * 4096);
+            var += (double)s->normal_tab[i - 1] * s->normal_tab[i - 1] / 4096;
+            prev_q = q;
+        }
+        for (int i = 0; i < 4096; i++) s->normal_tab[i] = (float)(s->normal_tab[i] / sqrt(var));
+    }
+    /* gain noise and read noise (in electrons) together, per count */
+    {
+        double gain = s->img.gain > 0 ? s->img.gain : 1, rho = c->read_noise_grey / gain, sg = c->gain_noise;
+        for (int k = 0; k < PT_COLS; k++) s->poisson->extra_sd[k] = (float)sqrt(sg * sg * k + rho * rho);
+    }
     /* defects, fixed for the video */
     for (int i = 0; i < c->bright_rows; i++) s->row_kind[sm_rng_below(vr, H)] = 1;
     for (int i = 0; i < c->dark_rows; i++) s->row_kind[sm_rng_below(vr, H)] = 2;
@@ -214,10 +234,13 @@ int sim_detector_image(sm_sim *s, float *frame, double flicker, sm_error *err) {
     const float *nk = s->nk;
     const float *hx = s->illum_x;
     const float gn = (float)c->gain_noise;
+    const float *ntab = s->normal_tab;
+    const float rho2 = (float)pow(c->read_noise_grey / (s->img.gain > 0 ? s->img.gain : 1), 2);
+    const int extra = gn > 0 || rho2 > 0;
     const float *trans = s->trans;
     const uint64_t seed = s->seed;
     const float maxv = c->bits == 8 ? 255.0f : (c->bits == 16 ? 65535.0f : INFINITY);
-    const float read = (float)c->read_noise_grey, off = (float)c->offset_grey;
+    const float off = (float)c->offset_grey;
     const int quantise = c->bits != 32;
     int rc = ensure_scratch(s, err);
     if (rc < 0) return rc;
@@ -254,18 +277,18 @@ int sim_detector_image(sm_sim *s, float *frame, double flicker, sm_error *err) {
             }
             const float tmax = (float)(PT_N - 2) / PT_STEP;
             for (int xe = 0; xe < We; xe += 2) {
-                uint64_t u = wy_next(&st), w = gn > 0 ? wy_next(&st) : 0;
+                uint64_t u = wy_next(&st), w = extra ? wy_next(&st) : 0;
                 for (int h = 0; h < 2 && xe + h < We; h++) {
                     float m = arow[xe + h], k, sk;
                     if (m < tmax) {
                         int ki = poisson_small(pt, m, (uint32_t)(u >> (32 * h)));
                         k = (float)ki;
-                        sk = pt->sqrt_k[ki];
+                        sk = pt->extra_sd[ki];
                     } else {
                         k = poisson_large(nq, m, wy_next(&st));
-                        sk = sqrtf(k);
+                        sk = sqrtf(gn * gn * k + rho2);
                     }
-                    if (gn > 0) k += gn * sk * fast_normal32(nq, (uint32_t)(w >> (32 * h)));
+                    if (extra) k += sk * table_normal(ntab, (uint32_t)(w >> (32 * h)));
                     arow[xe + h] = k - m;
                 }
             }
@@ -278,7 +301,7 @@ int sim_detector_image(sm_sim *s, float *frame, double flicker, sm_error *err) {
                 for (int x = 0; x < W; x++) brow[x] += kk * a[x];
             }
             if (ye < b0 + 2 * R) continue;
-            /* output row yo: vertical half, mean, gain, read noise, quantisation */
+            /* output row yo: vertical half, mean, gain, quantisation */
             const int yo = ye - 2 * R;
             float *out = frame + (size_t)yo * W;
             for (int x = 0; x < W; x++) out[x] = 0;
@@ -299,15 +322,6 @@ int sim_detector_image(sm_sim *s, float *frame, double flicker, sm_error *err) {
                 float m = NF * L * (r1 + r * tro[x]);
                 m = m > 0 ? m : 0;
                 out[x] = off + gr * (m + out[x]);
-            }
-            if (read > 0) {
-                sm_rng_seed_stream(&rng, seed ^ SIM_TAG_READ, frame_id + (uint64_t)yo);
-                uint64_t sr = sm_rng_u64(&rng);
-                for (int x = 0; x < W; x += 2) {
-                    uint64_t u = wy_next(&sr);
-                    out[x] += read * fast_normal32(nq, (uint32_t)u);
-                    if (x + 1 < W) out[x + 1] += read * fast_normal32(nq, (uint32_t)(u >> 32));
-                }
             }
             if (quantise) {
 #pragma omp simd

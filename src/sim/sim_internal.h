@@ -13,7 +13,6 @@
 #define SIM_TAG_PARTICLE 0x2000000000000003ULL  /* motion: one stream per particle */
 #define SIM_TAG_FRAME 0x3000000000000005ULL     /* flicker: one stream per frame */
 #define SIM_TAG_NOISE 0x4000000000000007ULL     /* shot noise: one stream per (frame, row) */
-#define SIM_TAG_READ 0x5000000000000009ULL      /* read noise: one stream per (frame, row) */
 
 #define SIM_FBM_MAX_MEMORY 4096  /* fBm: increments remembered (the AR order is capped here) */
 #define SIM_MAX_KERNEL 64        /* largest blur/correlation kernel radius, px */
@@ -89,6 +88,7 @@ struct sm_sim {
     /* Poisson sampler tables */
     struct sim_poisson *poisson;
     float normal_q[1025];   /* inverse normal CDF at i/1024 (ends are tails) */
+    float normal_tab[4096]; /* normal bin means, 4096 equal-probability bins, unit variance */
 };
 
 /* config.c: adds every config field to a cJSON object */
