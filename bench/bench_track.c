@@ -139,6 +139,13 @@ int main(int argc, char **argv) {
             NF, tev, ms.mota, ms.idf1, ms.hota, (long long)ms.id_switches);
     fprintf(fp, "\nMeasurement of one 1024x1024 label plane with %d objects and an intensity plane: %.2f ms/frame.\n",
             nobj, meas * 1e3);
+    double load = 0;
+    FILE *la = fopen("/proc/loadavg", "r");
+    if (la) {
+        if (fscanf(la, "%lf", &load) != 1) load = 0;
+        fclose(la);
+    }
+    fprintf(fp, "\nLoad average when this ran: %.1f (timings on a busy machine are upper bounds).", load);
     fprintf(fp, "\nPeak RSS %.0f MiB. Command: `build/bench_track bench/results/bench_track.md`.\n",
             sm_peak_rss_bytes() / 1048576.0);
     fclose(fp);
