@@ -108,8 +108,9 @@ void sm_legend(cairo_t *cr, double x, double y, int n, const double (*rgb)[3], c
         double yy = y + 4 + row * i + row / 2;
         sm_set_rgb(cr, rgb[i], 1);
         cairo_set_line_width(cr, 2.5);
-        if (style[i] == 2) {
-            sm_marker(cr, x + 20, yy, 4.5, 1);
+        if (style[i] == 2 || style[i] == 4) {
+            cairo_set_line_width(cr, 1.5);
+            sm_marker(cr, x + 20, yy, 4.5, style[i] == 2);
         } else if (style[i] == 3) {
             cairo_move_to(cr, x + 11, yy);
             cairo_line_to(cr, x + 20, yy - 9);

@@ -382,7 +382,7 @@ static void draw_msd(cairo_t *cr, int w, int h, const void *vd) {
     snprintf(l3, sizeof l3, "per-track TA-MSD (%lld shown)", (long long)((s->n_tracks + step - 1) / step));
     snprintf(l4, sizeof l4, "too few tracks (unreliable)");
     const double rgb[5][3] = {{0.000, 0.447, 0.698}, {0.835, 0.369, 0.000}, {0.000, 0.620, 0.451}, {0.72, 0.72, 0.72}, {0.55, 0.55, 0.55}};
-    const int st[5] = {2, 0, 1, 0, 2};
+    const int st[5] = {2, 0, 1, 0, 4};
     const char *labels[5] = {l0, l1, l2, l3, l4};
     int nleg = s->warn.first_unreliable_lag > 0 ? 5 : 4;
     sm_legend(cr, a.px0 + 12, a.py0 + 12, nleg, rgb, st, labels);

@@ -34,7 +34,7 @@ void sm_axes_clip(cairo_t *cr, const sm_axes *a);
 
 void sm_set_rgb(cairo_t *cr, const double rgb[3], double alpha);
 void sm_text(cairo_t *cr, double x, double y, const char *s, double size, double ax, double ay, int bold);
-/* Legend: n entries of (colour, style 0 line / 1 dashed line / 2 dot / 3 diamond, label) at top-left x, y. */
+/* Legend: n entries of (colour, style 0 line / 1 dashed line / 2 dot / 3 diamond / 4 circle, label) at top-left x, y. */
 void sm_legend(cairo_t *cr, double x, double y, int n, const double (*rgb)[3], const int *style, const char *const *labels);
 void sm_marker(cairo_t *cr, double x, double y, double r, int filled);
 
