@@ -183,6 +183,14 @@ static void test_shot_noise(void) {
         SM_CHECKF("gain noise 0.5: mean 8 within 1%, variance = 1.25 mean within 3%", fabs(m / 8 - 1) < 0.01 && fabs(v / (1.25 * m) - 1) < 0.03,
                   "mean=%.4f var/mean=%.4f", m, v / m);
     }
+    /* read noise adds its variance (gain 1: grey = electrons) */
+    c.gain_noise = 0;
+    c.read_noise_grey = 3;
+    if (sm_sim_clip(&c, 78, 1, f, NULL, NULL, &err) == 0) {
+        double m, v;
+        moments(f, (size_t)W * H, &m, &v, NULL);
+        SM_CHECKF("read noise 3: variance = mean + 9 within 3%", fabs(v / (m + 9) - 1) < 0.03, "mean=%.4f var=%.4f", m, v);
+    }
     free(f);
 }
 
