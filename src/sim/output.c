@@ -152,6 +152,7 @@ static int write_preview(const char *path, const float *frame, const uint16_t *l
 
 int sm_sim_write_video(const sm_sim_config *cfg, uint64_t seed, const char *dir, sm_sim_format format,
                        sm_sim_progress_fn progress, void *progress_ctx, sm_error *err) {
+    if (cfg->frames < 1) return sm_error_set(err, SM_EINVAL, "%s: a video needs at least one frame", dir);
     if (format == SM_SIM_FORMAT_JPEG && cfg->bits != 8)
         return sm_error_set(err, SM_EINVAL, "%s: JPEG frames need bits = 8 (got %d)", dir, cfg->bits);
     int rc = sm_mkdir_p(dir, err);
