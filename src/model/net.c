@@ -9,11 +9,13 @@
  *   dec3 conv(2b) @S/4 [up(mid) ++ enc3], dec2 conv(b) @S/2 [up ++ enc2], dec1 conv(b) @S [up ++ enc1],
  *   head 1x1 -> 1 mask logit; objectness = linear(global mean of mid ++ global max of mid) -> 1 logit.
  * Loss (training): BCE + Dice on the mask (pixels weighted by the sample's weight), BCE on objectness.
- * Batching: a session runs all its objects of a frame in one forward pass (N = objects), which keeps the
- * matrix products large enough for sgemm's threads. Left out: the neighbours' mask channel, rotation
+ * Threads: one batch-1 network per object on one thread, objects in parallel (DESIGN.md; measured here too:
+ * one batched pass with threaded small ops and sgemm was 4x slower on 2 busy cores). Left out: the neighbours' mask channel, rotation
  * compensation of the window, a learned IoU head (the predicted IoU is the soft IoU of the probability map
  * with its own threshold). */
+#include <cblas.h>
 #include <cjson/cJSON.h>
+#include <omp.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -361,11 +363,9 @@ const char *sm_model_default_path(const char *exe_path, char *buf, size_t size) 
 
 struct sm__net_runner {
     const sm_model *m;
-    sm_nn_ctx *ctx;
-    int batch;
-    float *scratch;     /* (S*S) per thread, n_scratch of them */
-    int n_scratch;
-    sm__crop_geom *geom;
+    int n_ctx;
+    sm_nn_ctx **ctx;     /* one batch-1 inference context per OpenMP thread */
+    float **scratch;     /* (S*S) per thread */
 };
 
 int sm__net_runner_create(sm__net_runner **out, const sm_model *m, sm_error *err) {
@@ -373,15 +373,38 @@ int sm__net_runner_create(sm__net_runner **out, const sm_model *m, sm_error *err
     sm__net_runner *r = calloc(1, sizeof *r);
     if (!r) return sm_error_set(err, SM_ENOMEM, "network: out of memory");
     r->m = m;
+    r->n_ctx = omp_get_max_threads();
+    if (r->n_ctx < 1) r->n_ctx = 1;
+    r->ctx = calloc((size_t)r->n_ctx, sizeof *r->ctx);
+    r->scratch = calloc((size_t)r->n_ctx, sizeof *r->scratch);
+    if (!r->ctx || !r->scratch) {
+        sm__net_runner_destroy(r);
+        return sm_error_set(err, SM_ENOMEM, "network: out of memory");
+    }
+    for (int i = 0; i < r->n_ctx; i++) {
+        r->ctx[i] = sm_nn_ctx_create(m->g.net, 1, SM_NN_INFER, err);
+        r->scratch[i] = malloc(sizeof(float) * (size_t)m->cfg.crop * m->cfg.crop);
+        if (!r->ctx[i] || !r->scratch[i]) {
+            int rc = r->ctx[i] ? sm_error_set(err, SM_ENOMEM, "network: out of memory") : (err && err->code ? err->code : SM_ENOMEM);
+            sm__net_runner_destroy(r);
+            return rc;
+        }
+    }
+    /* one network per object and thread, objects in parallel: OpenBLAS's own threads would only fight the
+     * OpenMP ones (measured: 4x slower with both); this is process-wide, as OPENBLAS_NUM_THREADS=1 would be */
+    openblas_set_num_threads(1);
     *out = r;
     return 0;
 }
 
 void sm__net_runner_destroy(sm__net_runner *r) {
     if (!r) return;
-    sm_nn_ctx_destroy(r->ctx);
+    for (int i = 0; i < r->n_ctx; i++) {
+        if (r->ctx) sm_nn_ctx_destroy(r->ctx[i]);
+        if (r->scratch) free(r->scratch[i]);
+    }
+    free(r->ctx);
     free(r->scratch);
-    free(r->geom);
     free(r);
 }
 
@@ -390,43 +413,23 @@ int sm__net_segment_batch(sm__net_runner *r, const float *const *win, int n_win,
                           sm__seg_out *const *outs, sm_error *err) {
     if (n <= 0) return 0;
     const sm__net_config *c = &r->m->cfg;
-    int S = c->crop;
-    if (n > r->batch) {
-        sm_nn_ctx_destroy(r->ctx);
-        free(r->scratch);
-        free(r->geom);
-        r->batch = n < 4 ? 4 : n;
-        r->ctx = sm_nn_ctx_create(r->m->g.net, r->batch, SM_NN_INFER, err);
-        r->scratch = malloc(sizeof(float) * (size_t)S * S * (size_t)r->batch);
-        r->geom = malloc(sizeof *r->geom * (size_t)r->batch);
-        if (!r->ctx || !r->scratch || !r->geom) {
-            r->batch = 0;
-            return r->ctx ? sm_error_set(err, SM_ENOMEM, "network: out of memory") : SM_ENOMEM;
-        }
-    }
-    float *in = sm_nn_ctx_data(r->ctx, r->m->g.in);
-    size_t per = (size_t)SM__NET_IN * S * S;
-#pragma omp parallel for schedule(dynamic, 1)
-    for (int k = 0; k < r->batch; k++) {
-        if (k >= n) {
-            memset(in + per * k, 0, per * sizeof(float));
-            continue;
-        }
-        const sm__obj_prior *pr = priors[k];
-        r->geom[k] = sm__net_geom(c, pr);
-        sm__net_fill_input(c, &r->geom[k], win, n_win, W, H, hist_x + k * SM__NET_HIST, hist_y + k * SM__NET_HIST, pr->prev,
-                           pr->prompts, pr->n_prompts, pr->polarity, in + per * k, r->scratch + (size_t)S * S * k);
-    }
-    int rc = sm_nn_forward(r->ctx, err);
-    if (rc < 0) return rc;
-    const float *logits = sm_nn_ctx_data(r->ctx, r->m->g.logits);
-    const float *obj = sm_nn_ctx_data(r->ctx, r->m->g.obj);
     int fail = 0;
     sm_error ferr = {0};
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(r->n_ctx)
     for (int k = 0; k < n; k++) {
+        int tid = omp_get_thread_num();
+        if (tid >= r->n_ctx) tid = 0; /* cannot happen with num_threads(n_ctx) */
+        sm_nn_ctx *ctx = r->ctx[tid];
         sm_error e = {0};
-        if (sm__net_postprocess(c, &r->geom[k], logits + (size_t)S * S * k, obj[k], W, H, outs[k], &e) < 0) {
+        const sm__obj_prior *pr = priors[k];
+        sm__crop_geom g = sm__net_geom(c, pr);
+        sm__net_fill_input(c, &g, win, n_win, W, H, hist_x + k * SM__NET_HIST, hist_y + k * SM__NET_HIST, pr->prev,
+                           pr->prompts, pr->n_prompts, pr->polarity, sm_nn_ctx_data(ctx, r->m->g.in), r->scratch[tid]);
+        int rc = sm_nn_forward(ctx, &e);
+        if (rc == 0)
+            rc = sm__net_postprocess(c, &g, sm_nn_ctx_data(ctx, r->m->g.logits), sm_nn_ctx_data(ctx, r->m->g.obj)[0], W, H,
+                                     outs[k], &e);
+        if (rc < 0) {
 #pragma omp critical
             {
                 fail = 1;
@@ -436,7 +439,7 @@ int sm__net_segment_batch(sm__net_runner *r, const float *const *win, int n_win,
     }
     if (fail) {
         if (err) *err = ferr;
-        return ferr.code;
+        return ferr.code ? ferr.code : SM_EINTERNAL;
     }
     return 0;
 }
