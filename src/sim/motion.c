@@ -126,6 +126,16 @@ int sim_motion_init(sm_sim *s, sm_rng *vr, sm_error *err) {
         sp->cx = sp->qx;
         sp->cy = sp->qy;
         sm_rng_seed_stream(&sp->rng, s->seed ^ SIM_TAG_PARTICLE, (uint64_t)i);
+        /* confined particles start in equilibrium: the centre is drawn around the particle */
+        double L = q->confinement_nm / p;
+        if (q->motion == SM_SIM_HARMONIC) {
+            sp->cx -= L * sm_rng_normal(&sp->rng);
+            sp->cy -= L * sm_rng_normal(&sp->rng);
+        } else if (q->motion == SM_SIM_REFLECTING) {
+            double rr = L * sqrt(sm_rng_uniform(&sp->rng)), aa = 2 * M_PI * sm_rng_uniform(&sp->rng);
+            sp->cx -= rr * cos(aa);
+            sp->cy -= rr * sin(aa);
+        }
         if (q->motion == SM_SIM_CTRW) sp->ctrw_wait = c->ctrw_tau_s * pow(1 - sm_rng_uniform(&sp->rng), -1 / c->ctrw_beta);
         if (q->motion == SM_SIM_FBM) {
             size_t M = SIM_FBM_MAX_MEMORY;

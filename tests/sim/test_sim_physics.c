@@ -1,6 +1,7 @@
 /* The simulator's physics, checked statistically against analytic results:
  *   - Brownian tracks: MSD = 4 D t, D within 3%
  *   - fBm tracks: MSD ~ t^alpha, alpha within 0.05
+ *   - harmonic / reflecting plateaus 4 L^2 and R^2, directed speed v, CTRW ensemble MSD ~ t^beta
  *   - shot noise: variance = mean (Poisson) over doses from 0.5 to 500 counts, skewness 1/sqrt(mean)
  *   - detector transfer: measured noise correlation at 1 and 2 px = sum_i k_i k_{i+d} of the set kernel
  *   - liquid: background counts = dose (10 p)^2 eta exp(-t/mfp); cube contrast = r(t) (1 - exp(-mu T))
@@ -146,6 +147,65 @@ static void test_fbm(double alpha) {
     snprintf(name, sizeof name, "fbm: MSD(dt) = 4 D dt^alpha within 3%% (alpha %.2f)", alpha);
     SM_CHECKF(name, fabs(m1 / want - 1) < 0.03, "msd=%.4f want %.4f", m1, want);
     free(pos);
+}
+
+/* Confined, directed and CTRW motion: plateaus, drift and the anomalous exponent. */
+static void test_other_motion(void) {
+    sm_sim_config c = quiet_config(32768, 32768);
+    c.n_particles = 300; c.shape = SM_SIM_SPHERE; c.D_min_nm2_s = c.D_max_nm2_s = 200; c.confinement_nm = 10;
+    int T = 400;
+    /* harmonic: each axis settles to std L, so MSD at long lags -> 4 L^2 */
+    c.motion = SM_SIM_HARMONIC;
+    double *pos = motion_tracks(&c, 21, T);
+    if (pos) {
+        double plateau = 0;
+        for (int l = 150; l < 160; l++) plateau += msd(pos, c.n_particles, T, l) / 10;
+        SM_CHECKF("harmonic: MSD plateau = 4 L^2 within 5%", fabs(plateau / (4 * 100) - 1) < 0.05, "plateau=%.2f px^2", plateau);
+        printf("     harmonic plateau %.2f px^2 (want 400)\n", plateau);
+        free(pos);
+    }
+    /* reflecting disc of radius R: two independent uniform points are R^2 apart on average */
+    c.motion = SM_SIM_REFLECTING;
+    pos = motion_tracks(&c, 22, T);
+    if (pos) {
+        double plateau = 0;
+        for (int l = 150; l < 160; l++) plateau += msd(pos, c.n_particles, T, l) / 10;
+        SM_CHECKF("reflecting: MSD plateau = R^2 within 5%", fabs(plateau / 100 - 1) < 0.05, "plateau=%.2f px^2", plateau);
+        printf("     reflecting plateau %.2f px^2 (want 100)\n", plateau);
+        free(pos);
+    }
+    /* directed: the mean step is v dt */
+    c.motion = SM_SIM_DIRECTED; c.velocity_nm_s = 40; c.D_min_nm2_s = c.D_max_nm2_s = 5;
+    pos = motion_tracks(&c, 23, 50);
+    if (pos) {
+        double speed = 0;
+        for (int p = 0; p < c.n_particles; p++) {
+            const double *a = pos + (size_t)p * 50 * 2, *b = a + 49 * 2;
+            speed += hypot(b[0] - a[0], b[1] - a[1]) / (49 * c.frame_interval_s) / c.n_particles;
+        }
+        SM_CHECKF("directed: mean speed = v within 2%", fabs(speed / 40 - 1) < 0.02, "speed=%.3f nm/s", speed);
+        free(pos);
+    }
+    /* CTRW: the ensemble MSD from the start grows as t^beta */
+    c.motion = SM_SIM_CTRW; c.ctrw_beta = 0.6; c.ctrw_tau_s = 0.01; c.n_particles = 1000;
+    pos = motion_tracks(&c, 24, 201);
+    if (pos) {
+        double sx = 0, sy = 0, sxx = 0, sxy = 0;
+        int n = 0;
+        for (int t = 10; t <= 200; t *= 2, n++) {
+            double m = 0;
+            for (int p = 0; p < c.n_particles; p++) {
+                const double *a = pos + (size_t)p * 201 * 2, *b = a + (size_t)t * 2;
+                m += ((b[0] - a[0]) * (b[0] - a[0]) + (b[1] - a[1]) * (b[1] - a[1])) / c.n_particles;
+            }
+            double x = log(t), y = log(m);
+            sx += x; sy += y; sxx += x * x; sxy += x * y;
+        }
+        double b = (n * sxy - sx * sy) / (n * sxx - sx * sx);
+        SM_CHECKF("ctrw: ensemble MSD exponent within 0.1 of beta = 0.6", fabs(b - 0.6) < 0.1, "exponent=%.3f", b);
+        printf("     ctrw exponent %.3f (want 0.6)\n", b);
+        free(pos);
+    }
 }
 
 static void test_shot_noise(void) {
@@ -414,6 +474,7 @@ int main(void) {
     test_brownian();
     test_fbm(0.5);
     test_fbm(1.5);
+    test_other_motion();
     test_shot_noise();
     test_noise_correlation();
     test_liquid();
