@@ -529,7 +529,7 @@ int sm_model_train(const char *config_path, const char *out_path, int resume, do
     opt.warmup_steps = tc.warmup, opt.total_steps = tc.steps, opt.clip_norm = 1.0f;
     opt.step = (int)step;
     /* the pool as it stands at this step: clips (i - pool, i] with i = step / refresh */
-    int64_t cur_clip = -1;
+    int64_t cur_clip = -1, step0 = step;
     double t0 = sm_now();
     double loss_avg = NAN;
     float *in = sm_nn_ctx_data(ctx, g.in), *mgt = sm_nn_ctx_data(ctx, g.mask_gt), *ogt = sm_nn_ctx_data(ctx, g.obj_gt);
@@ -561,6 +561,14 @@ int sm_model_train(const char *config_path, const char *out_path, int resume, do
         rep.has_val = 0;
         if ((step + 1) % tc.val_every == 0 || step + 1 == tc.steps) {
             if ((rc = validate(&val, &tc, &g, vctx, B, &rep, err)) < 0) goto done;
+        }
+        /* with a time budget, the schedule's length is fixed at the end of the warm-up (before the cosine
+         * decay starts, so that a rerun with "steps" = the result reproduces it exactly) */
+        if (max_minutes > 0 && step + 1 == (tc.warmup > 20 ? tc.warmup : 20) && step + 1 > step0) {
+            double el = sm_now() - t0, per = el / (double)(step + 1 - step0);
+            double left = max_minutes * 60 - el;
+            int64_t n = step + 1 + (int64_t)(0.95 * left / per);
+            if (n < tc.steps) tc.steps = (int)n, opt.total_steps = tc.steps;
         }
         if (max_minutes > 0 && sm_now() - t0 > max_minutes * 60) stop = 1;
         if ((step + 1) % tc.log_every == 0 || rep.has_val || stop) {
