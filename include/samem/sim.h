@@ -26,6 +26,10 @@
  * projected shape at the frame's truth position), never a threshold of the blurred image.
  * Determinism: the same config and seed give bit-identical frames, labels and tracks whatever the thread
  * count (every frame, row and particle draws from its own sm_rng stream).
+ * Tracks only (for tracking and statistics tests): pass frame = NULL and labels = NULL to sm_sim_next_frame
+ * or sm_sim_clip; no frame buffer is allocated and only the motion runs.
+ * Threads: frames use OpenMP inside; an sm_sim is not thread-safe (use one per thread; sm_sim_clip makes its
+ * own), and it may be driven from inside the caller's own parallel region.
  * The model, its equations and its limits are in docs/simulator.md.
  */
 #ifndef SAMEM_SIM_H
