@@ -11,7 +11,7 @@
  * not to its distance from the image origin.
  * Leaves out: Bluestein (zero padding to a power of two is needed anyway); FFTW is not a dependency.
  * Reference: the masked-correlation MSD as in Calandrini et al. 2011 (nMoldyn) / trackpy's msd_fft, derived
- * here for gaps. */
+ * here for gaps. Sparse tracks (few points over a long span) use the direct sum over their valid pairs. */
 #include <math.h>
 #include <string.h>
 
@@ -95,6 +95,40 @@ void sm_stats_ta_msd(double *msd, int32_t *count, const double *x, const double 
         return;
     }
     int64_t n = next_pow2(2 * L);
+    /* sparse tracks (few points over a long span, e.g. a particle seen twice 10^5 frames apart): the sum over
+     * the cnt^2/2 valid pairs is cheaper than transforms of size n */
+    {
+        int64_t cnt = 0;
+        for (int64_t t = 0; t < L; t++) cnt += valid[t] != 0;
+        if ((double)cnt * (double)cnt < 4.0 * (double)n * log2((double)n)) {
+            double *idx = work + 1; /* valid frame offsets; the buffer holds >= 8n doubles */
+            int64_t m = 0;
+            for (int64_t t = 0; t < L; t++)
+                if (valid[t]) idx[m++] = (double)t;
+            for (int64_t k = 0; k < L; k++) {
+                msd[k] = 0.0;
+                count[k] = 0;
+            }
+            for (int64_t i = 0; i < m; i++) {
+                int64_t a = (int64_t)idx[i];
+                for (int64_t j = i + 1; j < m; j++) {
+                    int64_t b = (int64_t)idx[j];
+                    double dx = x[b] - x[a], d2 = dx * dx;
+                    if (y) {
+                        double dy = y[b] - y[a];
+                        d2 += dy * dy;
+                    }
+                    msd[b - a] += d2;
+                    count[b - a]++;
+                }
+            }
+            count[0] = (int32_t)m;
+            for (int64_t k = 1; k < L; k++) msd[k] = count[k] ? msd[k] / count[k] : NAN;
+            msd[0] = m ? 0.0 : NAN;
+            work[0] = 0.0; /* the twiddle table was overwritten */
+            return;
+        }
+    }
     double *tw = work + 1;
     /* the twiddle table is kept for the largest size seen (N0) and strided for smaller transforms */
     if (!(work[0] >= (double)n)) {

@@ -1,5 +1,5 @@
 /* Track simulators for the stats and plot tests: Brownian motion with continuous-exposure motion blur
- * (each frame position is the mean over SUB sub-steps, so R ~= 1/6), Gaussian localisation noise, drift,
+ * (each frame position is the mean over SIM_SUB = 8 sub-steps, so R = (1 - 1/64)/6 ~= 1/6), Gaussian localisation noise, drift,
  * gaps, rotational diffusion of the pi-periodic angle, and fractional Brownian motion by Cholesky factors of
  * the fractional Gaussian noise covariance (exact for the given length). All seeded with sm_rng. */
 #ifndef SM_TEST_SIM_TRACKS_H
@@ -11,7 +11,7 @@
 #include "samem/common.h"
 #include "samem/tracks.h"
 
-#define SIM_SUB 20
+#define SIM_SUB 8
 
 typedef struct sim_params {
     int tracks, steps;        /* points per track = steps + 1 */
