@@ -109,8 +109,8 @@ int main(int argc, char **argv) {
         fprintf(fp, "| stats.json + msd.csv | %.2f |\n", t_files);
         fprintf(fp, "| figures (5 x PNG + SVG) + report.html | %.2f |\n", t_plots);
         fprintf(fp, "| (generating the tracks) | %.2f |\n\n", t_gen);
-        fprintf(fp, "Load average when measured: %.1f (the machine is shared; CPU time is the steadier figure, and wall time on an idle "
-                    "2-core machine is about CPU time / 2).\n\n", load[0]);
+        fprintf(fp, "Load average when measured: %.1f (the machine is shared; CPU time is the steadier figure: on an idle 2-core "
+                    "machine the wall time lies between CPU time / 2 and CPU time).\n\n", load[0]);
         fprintf(fp, "Target: statistics under 10 s on 2 cores. Recovered D = %.1f nm^2/s (true %.0f), D_cve = %.1f, sigma = %.2f nm "
                     "(true %.0f), D_r = %.3f rad^2/s (true %.1f). Peak RSS %.0f MiB.\n",
                 s->ens.D, D, s->ens.D_cve, s->ens.sigma, sigma, s->ens.D_r, Dr, rss / 1048576.0);
