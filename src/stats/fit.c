@@ -12,7 +12,8 @@
  * closed-form here: with the 1-D structure function g(k) = E[(x_{i+k} - x_i)^2] (which includes noise and
  * blur), Cov(x_{i+n}-x_i, x_{j+m}-x_j) = (g(n-d) + g(d+m) - g(n-d-m) - g(d)) / 2 with d = j - i, and by Isserlis
  * Cov(rho_n, rho_m) = 2/((N-n)(N-m)) sum_{i,j} c(j-i)^2, which for Brownian g vanishes outside -m <= d <= n,
- * so each entry costs O(n + m). Two independent dimensions double it.
+ * so each entry costs O(n + m). Two independent dimensions double it. Tracks with gaps use the formula for N
+ * consecutive points with N = their number of valid points (an approximation; the estimate stays unbiased).
  * Alpha: MSD = 4 K t^alpha + c fitted with relative weights 1/MSD^2 (the least squares of a log-log fit, but
  * with the offset c that localisation noise and blur add), alpha by a grid then golden-section search on the
  * profile (K, c linear); standard errors from the Gauss-Newton covariance with the residual variance. That
