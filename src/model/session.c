@@ -41,6 +41,7 @@ typedef struct obj {
     double hist_x[8], hist_y[8];
     int hist_n;
     int use_net;           /* this frame goes through the network */
+    int auto_init;         /* started by the detector: its (loose) box is resolved by the classic segmenter */
     sm__crop_mask mask;    /* last mask */
     sm__seg_out seg;       /* this frame's result */
     sm_object_result res;
@@ -432,7 +433,7 @@ static int process_frame(sm_session *s, int64_t t, const int *which, int n, sm_e
         }
         for (int k = 0; k < n; k++) {
             obj *o = &s->objs[which[k]];
-            o->use_net = o->res.id >= 0 && (o->prompted_now || (o->live && !o->lost));
+            o->use_net = o->res.id >= 0 && ((o->prompted_now && !o->auto_init) || (o->live && !o->lost && !o->prompted_now));
             if (!o->use_net) continue;
             for (int h = 0; h < SM__NET_HIST; h++) {
                 hx[nb * SM__NET_HIST + h] = NAN, hy[nb * SM__NET_HIST + h] = NAN;
@@ -592,6 +593,7 @@ static int auto_detect(sm_session *s, int64_t t, int initial, sm_error *err) {
             if (o->live && o->lost) {
                 double ratio = d[i].area / fmax(o->area, 1);
                 if (ratio > 0.4 && ratio < 2.5 && dist < best) best = dist, lost_match = o;
+                else if (dist < 1.5 * (r_o + r_d) + 4) near = 1; /* a piece of it, or a neighbour: not new */
                 continue;
             }
             if (dist < 1.5 * (r_o + r_d) + 4) near = 1;
@@ -617,6 +619,8 @@ static int auto_detect(sm_session *s, int64_t t, int initial, sm_error *err) {
             free(d);
             return rc;
         }
+        obj *added = find_obj(s, p.object_id, 0, NULL);
+        if (added) added->auto_init = 1;
     }
     free(d);
     return 0;
