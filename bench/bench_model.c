@@ -98,8 +98,9 @@ static double pct(double *v, size_t n, double q) {
     return i + 1 < n ? v[i] * (1 - f) + v[i + 1] * f : v[i];
 }
 
-/* Scores a predicted label stack against the truth stack. */
-static int score(const char *pred_path, const char *gt_path, acc *a, sm_error *err) {
+/* Scores a predicted label stack against the truth stack, restricted to the truth objects in keep[] (the
+ * prompted ones; keep[label] != 0). */
+static int score(const char *pred_path, const char *gt_path, const uint8_t *keep, acc *a, sm_error *err) {
     sm_video *pv, *gv;
     if (sm_video_open(&pv, pred_path, err) < 0) return -1;
     if (sm_video_open(&gv, gt_path, err) < 0) {
@@ -119,7 +120,7 @@ static int score(const char *pred_path, const char *gt_path, acc *a, sm_error *e
         if ((rc = sm_video_read_frame(pv, t, f, err)) < 0) break;
         for (size_t i = 0; i < n; i++) p[i] = (uint16_t)f[i];
         if ((rc = sm_video_read_frame(gv, t, f, err)) < 0) break;
-        for (size_t i = 0; i < n; i++) g[i] = (uint16_t)f[i];
+        for (size_t i = 0; i < n; i++) g[i] = keep[(uint16_t)f[i]] ? (uint16_t)f[i] : 0;
         rc = sm_seg_eval_add_frame(se, t, p, g, in->width, in->height, mot, err);
     }
     sm_seg_scores s;
@@ -207,7 +208,7 @@ int main(int argc, char **argv) {
     memset(A, 0, sizeof A);
     const char *presets[3] = {"thin", "medium", "thick"};
     double t_all = sm_now();
-    int done_videos = 0;
+    int done_videos = 0, n_prompted = 0;
     for (int vi = 0; vi < N_VIDEOS; vi++) {
         if (quick && vi % 3 != 0 && vi < 17) continue;
         if (quick && vi >= 17) continue;
@@ -231,6 +232,13 @@ int main(int argc, char **argv) {
         }
         /* reference D: the same statistics on the simulator's exact positions (gt_tracks.csv, visible rows);
          * the motion parameters alone would miss the hops and confinement that the tracks do show */
+        sm_prompt *prompts;
+        int np;
+        if (prompts_from_truth(gt, &prompts, &np, &err) < 0) return 2;
+        static uint8_t keep[65536];
+        memset(keep, 0, sizeof keep);
+        for (int i = 0; i < np; i++) keep[prompts[i].object_id] = 1;
+        n_prompted += np;
         double Dtrue = NAN;
         sm_tracks *gt_all = NULL;
         {
@@ -239,7 +247,7 @@ int main(int argc, char **argv) {
             sm_tracks *vis = sm_tracks_create();
             if (sm_tracks_read_csv(&gt_all, tp, &err) == 0) {
                 for (int64_t i = 0; i < gt_all->n; i++)
-                    if (gt_all->visible[i] == 1) {
+                    if (gt_all->visible[i] == 1 && keep[gt_all->particle[i] & 0xffff]) {
                         sm_tracks_row r = sm_tracks_get(gt_all, i);
                         sm_tracks_append(vis, &r, &err);
                     }
@@ -247,9 +255,6 @@ int main(int argc, char **argv) {
             }
             sm_tracks_destroy(vis);
         }
-        sm_prompt *prompts;
-        int np;
-        if (prompts_from_truth(gt, &prompts, &np, &err) < 0) return 2;
         for (int m = 0; m < N_METHODS; m++) {
             sm_tracks *tr = NULL;
             const char *pred = gt;
@@ -286,6 +291,14 @@ int main(int argc, char **argv) {
                     fprintf(stderr, "bench_model: %s\n", err.msg);
                     return 2;
                 }
+                sm_tracks *kept = sm_tracks_create();
+                for (int64_t i = 0; i < tr->n; i++)
+                    if (tr->particle[i] >= 0 && tr->particle[i] < 65536 && keep[tr->particle[i]]) {
+                        sm_tracks_row r = sm_tracks_get(tr, i);
+                        sm_tracks_append(kept, &r, &err);
+                    }
+                sm_tracks_destroy(tr);
+                tr = kept;
             }
             /* centres in tracks.csv (refined; for the truth masks: their measured centroids) against the exact
              * positions; prompt ids are the truth labels, which linking with keep_ids keeps */
@@ -298,7 +311,7 @@ int main(int argc, char **argv) {
                         }
                         break;
                     }
-            if (score(pred, gt, &A[pi][m], &err) < 0) {
+            if (score(pred, gt, keep, &A[pi][m], &err) < 0) {
                 fprintf(stderr, "bench_model: scoring: %s\n", err.msg);
                 return 2;
             }
@@ -352,9 +365,11 @@ int main(int argc, char **argv) {
     FILE *fp = fopen(argv[1], "w");
     if (!fp) return 2;
     fprintf(fp, "## Segmentation model (bench_model)\n\n");
-    fprintf(fp, "%d simulated videos of %d frames (%s), fixed seeds 1000+i, box prompts from the truth on frame 0; weights: %s.\n",
+    fprintf(fp, "%d simulated videos of %d frames (%s), fixed seeds 1000+i, box prompts from the truth on frame 0 for every "
+                "particle with at least 20 px in the field there (%d objects; particles that enter later are not "
+                "prompted and are left out of the scores); weights: %s.\n",
             done_videos, frames, quick ? "quick mode: a subset" : "17 at 512x512, 3 at 1024x1024, every shape and motion",
-            model ? w : "none found (network left out)");
+            n_prompted, model ? w : "none found (network left out)");
     fprintf(fp, "Mask centroid error: centroids of matched masks (px; misses and false positives count in IoU and J&F, "
                 "not here), i.e. the segmentation alone; refined centre error: tracks.csv (after the shape-model fit) "
                 "against the simulator's exact positions, objects not touching the border (for the truth masks: their "

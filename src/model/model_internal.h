@@ -59,6 +59,9 @@ typedef struct sm__obj_prior {
     /* other objects' predicted centres, to keep from stealing a neighbour's blob */
     int n_others;
     const double *others_xy; /* (n_others, 2) px */
+    /* the other objects' masks on the previous frame (network input) */
+    const sm__crop_mask *const *nb_masks;
+    int n_nb;
     /* prompt constraints on this frame (NULL when none) */
     const sm_prompt *prompts;
     int n_prompts;

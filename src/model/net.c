@@ -1,18 +1,19 @@
 /* The samem network: a small U-Net on object-centred crops with a motion-compensated window of 5 frames,
- * the previous mask and prompt maps as inputs, mask logits and objectness as outputs (net_internal.h
- * lists the channels). Why this shape: per-object crops make the cost grow with the number of objects, not
- * with the image area; registering the past frames on the track lets the noise average out while the
- * particle does not (DESIGN.md, issue 8 measurements); a 4-level U-Net (S/8 bottleneck, 3x3 convolutions)
- * sees the whole crop.
- * Architecture (S = 64, b = base channels (8: 41k parameters, 5 ms per crop on one core), GroupNorm + ReLU after every 3x3 convolution):
+ * the previous mask, prompt maps and the neighbours' masks as inputs, mask logits and objectness as outputs
+ * (net_internal.h lists the channels). Why this shape: per-object crops make the cost grow with the number
+ * of objects, not with the image area; registering the past frames on the track lets the noise average out
+ * while the particle does not (DESIGN.md, issue 8 measurements); a 4-level U-Net (S/8 bottleneck, 3x3
+ * convolutions) sees the whole crop.
+ * Architecture (S = 64, b = base channels (8: 41k parameters, 5 ms per crop on one core), GroupNorm + ReLU
+ * after every 3x3 convolution):
  *   enc1 2 x conv(b) @S, enc2 2 x conv(2b) @S/2, enc3 2 x conv(4b) @S/4, mid conv(4b) @S/8,
  *   dec3 conv(2b) @S/4 [up(mid) ++ enc3], dec2 conv(b) @S/2 [up ++ enc2], dec1 conv(b) @S [up ++ enc1],
  *   head 1x1 -> 1 mask logit; objectness = linear(global mean of mid ++ global max of mid) -> 1 logit.
- * Loss (training): BCE + Dice on the mask (pixels weighted by the sample's weight), BCE on objectness.
+ * Loss (training): BCE (pos_weight 2) + Dice on the mask, 0.3 x BCE on objectness.
  * Threads: one batch-1 network per object on one thread, objects in parallel (DESIGN.md; measured here too:
- * one batched pass with threaded small ops and sgemm was 4x slower on 2 busy cores). Left out: the neighbours' mask channel, rotation
- * compensation of the window, a learned IoU head (the predicted IoU is the soft IoU of the probability map
- * with its own threshold). */
+ * one batched pass with threaded small ops and sgemm was 4x slower on 2 busy cores).
+ * Left out: rotation compensation of the window, full-resolution crops for large particles, a learned IoU
+ * head (the predicted IoU is the soft IoU of the probability map with its own 0.5 threshold). */
 #include <cblas.h>
 #include <cjson/cJSON.h>
 #include <omp.h>
@@ -163,7 +164,8 @@ static void normalise(float *p, int n, int polarity, float *scratch) {
 
 void sm__net_fill_input(const sm__net_config *c, const sm__crop_geom *g, const float *const *win, int n_win, int W,
                         int H, const double *hist_x, const double *hist_y, const sm__crop_mask *prev,
-                        const sm_prompt *prompts, int n_prompts, int polarity, float *input, float *scratch) {
+                        const sm_prompt *prompts, int n_prompts, int polarity, const sm__neighbours *nb, float *input,
+                        float *scratch) {
     int S = c->crop, n = S * S;
     double half = (S - 1) / 2.0;
     memset(input, 0, sizeof(float) * SM__NET_IN * (size_t)n);
@@ -194,6 +196,28 @@ void sm__net_fill_input(const sm__net_config *c, const sm__crop_geom *g, const f
             for (int j = 0; j < S; j++) {
                 int x = (int)lround(cx + (j - half) * g->scale) - prev->x0, y = (int)lround(cy + (i - half) * g->scale) - prev->y0;
                 if (x >= 0 && y >= 0 && x < prev->w && y < prev->h && prev->m[(size_t)y * prev->w + x]) ch[i * S + j] = 1;
+            }
+    }
+    /* neighbours, cropped like frame t-1 */
+    if (nb && (nb->n > 0 || nb->labels)) {
+        double cx = g->cx, cy = g->cy;
+        if (isfinite(hist_x[0]) && isfinite(hist_y[0])) cx = hist_x[0], cy = hist_y[0];
+        float *ch = input + (size_t)8 * n;
+        for (int i = 0; i < S; i++)
+            for (int j = 0; j < S; j++) {
+                int x = (int)lround(cx + (j - half) * g->scale), y = (int)lround(cy + (i - half) * g->scale);
+                if (x < 0 || y < 0 || x >= W || y >= H) continue;
+                int on = 0;
+                if (nb->labels) {
+                    uint16_t l = nb->labels[(size_t)y * W + x];
+                    on = l && l != nb->self;
+                }
+                for (int q = 0; q < nb->n && !on; q++) {
+                    const sm__crop_mask *m = nb->masks[q];
+                    int u = x - m->x0, v = y - m->y0;
+                    on = u >= 0 && v >= 0 && u < m->w && v < m->h && m->m[(size_t)v * m->w + u];
+                }
+                if (on) ch[i * S + j] = 1;
             }
     }
     /* prompt maps */
@@ -314,7 +338,6 @@ int sm_model_load(sm_model **out, const char *path, sm_error *err) {
     }
     if ((rc = sm__net_config_from_json(&m->cfg, cfg_json, err)) < 0 || (rc = sm__net_build(&m->g, &m->cfg, 0, 1, err)) < 0 ||
         (rc = sm_nn_load_st(m->g.net, st, path, err)) < 0) {
-        if (rc == SM_EFORMAT || rc == SM_EINVAL) sm_error_prefix(err, "%s", path);
         sm_nn_st_destroy(st);
         sm_model_destroy(m);
         return rc;
@@ -424,7 +447,9 @@ int sm__net_segment_batch(sm__net_runner *r, const float *const *win, int n_win,
         const sm__obj_prior *pr = priors[k];
         sm__crop_geom g = sm__net_geom(c, pr);
         sm__net_fill_input(c, &g, win, n_win, W, H, hist_x + k * SM__NET_HIST, hist_y + k * SM__NET_HIST, pr->prev,
-                           pr->prompts, pr->n_prompts, pr->polarity, sm_nn_ctx_data(ctx, r->m->g.in), r->scratch[tid]);
+                           pr->prompts, pr->n_prompts, pr->polarity,
+                           &(sm__neighbours){.masks = pr->nb_masks, .n = pr->n_nb}, sm_nn_ctx_data(ctx, r->m->g.in),
+                           r->scratch[tid]);
         int rc = sm_nn_forward(ctx, &e);
         if (rc == 0)
             rc = sm__net_postprocess(c, &g, sm_nn_ctx_data(ctx, r->m->g.logits), sm_nn_ctx_data(ctx, r->m->g.obj)[0], W, H,

@@ -8,6 +8,7 @@
  *   5     the object's mask on frame t-1, cropped like frame t-1
  *   6     positive prompt map (a filled box, or disks of radius 2 crop px at positive points)
  *   7     negative points (disks)
+ *   8     the other objects' masks on frame t-1, cropped like frame t-1 (neighbours: not this object)
  * Outputs: mask logits (S x S, in frame t's crop) and an objectness logit. */
 #ifndef SM_NET_INTERNAL_H
 #define SM_NET_INTERNAL_H
@@ -15,7 +16,7 @@
 #include "model/model_internal.h"
 #include "samem/nn.h"
 
-#define SM__NET_IN 8
+#define SM__NET_IN 9
 #define SM__NET_HIST 4
 
 typedef struct sm__net_config {
@@ -58,12 +59,22 @@ typedef struct sm__crop_geom {
 /* The crop of frame t for an object prior (centre = predicted position, side from its size). */
 sm__crop_geom sm__net_geom(const sm__net_config *c, const sm__obj_prior *pr);
 
+/* The neighbours of an object on frame t-1: either crop masks (sessions) or a label plane (W x H) whose
+ * labels other than `self` are neighbours (training). */
+typedef struct sm__neighbours {
+    const sm__crop_mask *const *masks;
+    int n;
+    const uint16_t *labels;
+    int self;
+} sm__neighbours;
+
 /* Fills one input sample (SM__NET_IN, S, S) from the frame window. hist_x/hist_y: the object's position
  * on frames win[1..n_win-1] (NaN unknown: that frame is cropped around the current centre); prev: the
- * previous mask (frame coordinates) or NULL; prompts as in the prior. */
+ * previous mask (frame coordinates) or NULL; prompts as in the prior; nb may be NULL. */
 void sm__net_fill_input(const sm__net_config *c, const sm__crop_geom *g, const float *const *win, int n_win, int W,
                         int H, const double *hist_x, const double *hist_y, const sm__crop_mask *prev,
-                        const sm_prompt *prompts, int n_prompts, int polarity, float *input, float *scratch);
+                        const sm_prompt *prompts, int n_prompts, int polarity, const sm__neighbours *nb, float *input,
+                        float *scratch);
 
 /* Turns logits (S x S) and the objectness logit into a mask in frame coordinates. */
 int sm__net_postprocess(const sm__net_config *c, const sm__crop_geom *g, const float *logits, float obj_logit, int W,

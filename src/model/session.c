@@ -51,6 +51,7 @@ typedef struct obj {
     const sm_prompt *now_prompts;
     int n_now;
     double *others;        /* (n_objs, 2) */
+    const sm__crop_mask **nb; /* (n_objs) the other objects' previous masks */
 } obj;
 
 typedef struct rle_frame {
@@ -142,6 +143,7 @@ static void obj_free(obj *o) {
     free(o->mask.m);
     free(o->seg.mask.m);
     free(o->others);
+    free(o->nb);
 }
 
 void sm_session_close(sm_session *s) {
@@ -417,6 +419,16 @@ static int process_frame(sm_session *s, int64_t t, const int *which, int n, sm_e
         }
         o->prior.others_xy = o->others;
         o->prior.n_others = m;
+        const sm__crop_mask **nb = realloc(o->nb, sizeof *nb * (size_t)(n > 0 ? n : 1));
+        if (!nb) return sm_error_set(err, SM_ENOMEM, "session: out of memory");
+        o->nb = nb;
+        int q_n = 0;
+        for (int j = 0; j < n; j++) {
+            obj *q = &s->objs[which[j]];
+            if (q != o && q->live && !q->lost && q->mask.w > 0) nb[q_n++] = &q->mask;
+        }
+        o->prior.nb_masks = nb;
+        o->prior.n_nb = q_n;
     }
     /* the network takes the objects it can follow (tracked or prompted now) in one batch */
     int fail = 0;

@@ -369,8 +369,12 @@ static float make_sample(const train_cfg *tc, const clip *c, sm_rng *r, int forc
         }
     }
     sm__crop_geom g = sm__net_geom(&tc->net, &pr);
+    /* neighbours: the other particles' truth masks on frame t - dir (in prompt mode half of the time, as a
+     * session has them only for objects already followed) */
+    sm__neighbours nb = {0};
+    if (!prompt_mode || sm_rng_uniform(r) < 0.5) nb.labels = c->labels + (size_t)(t - dir) * c->W * c->H, nb.self = id;
     sm__net_fill_input(&tc->net, &g, win, 5, c->W, c->H, hx, hy, prev.w ? &prev : NULL, prompts, n_prompts, pr.polarity,
-                       input, scratch);
+                       &nb, input, scratch);
     free(prev.m);
     /* target: truth of frame t on the crop grid; with id 0 (negative) whatever particle lies under the
      * centre is not the object, so the mask stays empty */
