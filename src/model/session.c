@@ -274,7 +274,7 @@ static void measure(sm_session *s, obj *o, const float *frame) {
         sm_refine_result rr;
         sm_error e = {0};
         if (sm__refine_mask(frame, s->W, s->H, m, NULL, s->opt.refine, &rr, &e) == 0 && rr.ok &&
-            hypot(rr.x - r->x, rr.y - r->y) < fmax(2.0, 0.3 * mo.minor)) {
+            hypot(rr.x - r->x, rr.y - r->y) < fmax(2.0, 0.3 * mo.minor) && hypot(rr.x_err, rr.y_err) < 0.5) {
             r->x = rr.x, r->y = rr.y, r->x_err = rr.x_err, r->y_err = rr.y_err;
             if (mo.major > 1.15 * mo.minor) r->angle = rr.angle, r->angle_err = rr.angle_err;
             r->major = rr.major, r->minor = rr.minor;
