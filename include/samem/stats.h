@@ -127,6 +127,7 @@ typedef struct sm_stats_ensemble {
 typedef struct sm_stats_warnings {
     int64_t rows;               /* rows read */
     int64_t nan_rows;           /* dropped: x or y NaN/inf */
+    int64_t hidden_rows;        /* dropped: visible == 0 (ground-truth rows of particles outside the field) */
     int64_t duplicate_frames;   /* dropped: a second row for the same particle and frame */
     int64_t single_point_tracks;
     int64_t short_tracks;       /* 2 .. SM_STATS_MIN_FIT_POINTS-1 points: no per-track fit */

@@ -27,7 +27,8 @@ const sm_command sm_cmd_info = {
     .name = "info",
     .summary = "print a video's format, size, frame count, bit depth, pixel size and frame interval",
     .usage = "samem info VIDEO",
-    .description = "Reads only the file's header. VIDEO is a TIFF stack or a folder of PNG/JPEG frames.\n"
+    .description = "Reads only the file's header. VIDEO is a TIFF stack, a folder of PNG/JPEG frames, DM3/DM4, MRC/MRCS,\n"
+                   "EMD (Berkeley or Velox), SER, or a video FFmpeg decodes (AVI, MP4, ...).\n"
                    "example: samem info run.tif",
     .min_positional = 1,
     .max_positional = 1,

@@ -92,7 +92,11 @@ static void draw_traj(cairo_t *cr, int w, int h, const void *vd) {
             cairo_move_to(cr, sm_axes_x(&a, d->t->x[r0] * L), sm_axes_y(&a, -d->t->y[r0] * L));
             for (int64_t j = j0; j < j1; j++) {
                 int64_t r1 = k[j].row;
-                cairo_line_to(cr, sm_axes_x(&a, d->t->x[r1] * L), sm_axes_y(&a, -d->t->y[r1] * L));
+                /* a gap in the frames is not a path the particle took: lift the pen */
+                if (k[j].frame - k[j - 1].frame > 1)
+                    cairo_move_to(cr, sm_axes_x(&a, d->t->x[r1] * L), sm_axes_y(&a, -d->t->y[r1] * L));
+                else
+                    cairo_line_to(cr, sm_axes_x(&a, d->t->x[r1] * L), sm_axes_y(&a, -d->t->y[r1] * L));
             }
             cairo_stroke(cr);
         }
@@ -202,7 +206,7 @@ int sm_plot_trajectories(const sm_tracks *t, const sm_stats *s, const char *base
     d.fmin = INT64_MAX;
     d.fmax = INT64_MIN;
     for (int64_t r = 0; r < t->n; r++) {
-        if (!isfinite(t->x[r]) || !isfinite(t->y[r])) continue;
+        if (!isfinite(t->x[r]) || !isfinite(t->y[r]) || t->visible[r] == 0) continue;
         d.keys[d.nk++] = (traj_key){t->particle[r], t->frame[r], r};
     }
     int sorted = 1;

@@ -116,6 +116,7 @@ int sm_plot_report_html(const sm_stats *s, const char *dir, const char *title, s
         }                                                                                                              \
     } while (0)
     W(w->nan_rows, "%lld rows without a finite position were dropped.", (long long)w->nan_rows);
+    W(w->hidden_rows, "%lld rows marked visible=0 (outside the field) were dropped.", (long long)w->hidden_rows);
     W(w->duplicate_frames, "%lld repeated (particle, frame) rows were dropped; the first was kept.", (long long)w->duplicate_frames);
     W(w->single_point_tracks, "%lld tracks have a single point.", (long long)w->single_point_tracks);
     W(w->short_tracks, "%lld tracks have 2 to %d points: used in the ensemble curves, not fitted.", (long long)w->short_tracks,

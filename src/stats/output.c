@@ -175,6 +175,7 @@ int sm_stats_write_json(const sm_stats *s, const char *path, sm_error *err) {
     const sm_stats_warnings *sw = &s->warn;
     cJSON_AddNumberToObject(w, "rows", (double)sw->rows);
     cJSON_AddNumberToObject(w, "nan_rows", (double)sw->nan_rows);
+    cJSON_AddNumberToObject(w, "hidden_rows", (double)sw->hidden_rows);
     cJSON_AddNumberToObject(w, "duplicate_frames", (double)sw->duplicate_frames);
     cJSON_AddNumberToObject(w, "single_point_tracks", (double)sw->single_point_tracks);
     cJSON_AddNumberToObject(w, "short_tracks", (double)sw->short_tracks);
@@ -191,6 +192,7 @@ int sm_stats_write_json(const sm_stats *s, const char *path, sm_error *err) {
         }                                                                                                              \
     } while (0)
     MSG(sw->nan_rows, "%lld rows without a finite position were dropped", (long long)sw->nan_rows);
+    MSG(sw->hidden_rows, "%lld rows marked visible=0 (outside the field) were dropped", (long long)sw->hidden_rows);
     MSG(sw->duplicate_frames, "%lld repeated (particle, frame) rows were dropped (the first was kept)",
         (long long)sw->duplicate_frames);
     MSG(sw->single_point_tracks, "%lld tracks have a single point (no displacement)", (long long)sw->single_point_tracks);

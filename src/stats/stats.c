@@ -662,6 +662,12 @@ int sm_stats_compute(sm_stats **out, const sm_tracks *tr, const sm_stats_options
             s->warn.nan_rows++;
             continue;
         }
+        /* A simulator's truth table keeps positions of particles outside the field (visible = 0), where
+         * they may wrap around; they are not observations. */
+        if (tr->visible[r] == 0) {
+            s->warn.hidden_rows++;
+            continue;
+        }
         keys[nk++] = (row_key){tr->particle[r], tr->frame[r], r};
     }
     int sorted = 1;

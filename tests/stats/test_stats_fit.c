@@ -281,6 +281,9 @@ static void test_degenerate(void) {
     add(t, 5, 0, 0, 0); add(t, 5, 0, 9, 9); add(t, 5, 1, 0, 0); add(t, 5, 2, 0, 0); add(t, 5, 3, 0, 0); add(t, 5, 4, 0, 0); /* static, duplicate */
     add(t, 6, -3, 1, 1); add(t, 6, 1000000, 2, 2); /* huge gap */
     add(t, 7, 2, 1, INFINITY);
+    /* particle 3 wraps round outside the field (visible = 0) in ground truth: that row is not an observation */
+    add(t, 3, 2, 500, 500);
+    t->visible[t->n - 1] = 0;
     int rc = sm_stats_compute(&s, t, NULL, &err);
     SM_CHECKF("degenerate: short, static, gapped, duplicate and NaN rows are analysed", rc == 0 && s, "rc=%d %s", rc, err.msg);
     if (s) {
@@ -288,6 +291,8 @@ static void test_degenerate(void) {
                                                       s->warn.single_point_tracks == 1 && s->warn.short_tracks == 3,
                   "nan=%lld dup=%lld single=%lld short=%lld", (long long)s->warn.nan_rows, (long long)s->warn.duplicate_frames,
                   (long long)s->warn.single_point_tracks, (long long)s->warn.short_tracks);
+        SM_CHECKF("degenerate: the visible=0 row is dropped and counted", s->warn.hidden_rows == 1 && s->tracks[1].n == 2,
+                  "hidden=%lld n=%lld", (long long)s->warn.hidden_rows, (long long)s->tracks[1].n);
         SM_CHECKF("degenerate: 5 tracks (particles 1 and 7 had no finite position)", s->n_tracks == 5, "n=%lld", (long long)s->n_tracks);
         SM_CHECK("degenerate: short tracks are not fitted", isnan(s->tracks[1].fit.D));
         char path[1024];
