@@ -26,6 +26,7 @@
 #include <jpeglib.h>
 #include <png.h>
 
+#include "io/codec_errors.h"
 #include "io/format.h"
 
 enum { KIND_PNG = 1, KIND_JPEG = 2 };
@@ -122,29 +123,14 @@ static int list_folder(seq_priv *p, const char *dir, sm_error *err) {
 
 /* ---------------------------------------------------------------- PNG */
 
-typedef struct png_ctx {
-    jmp_buf jmp;
-    char msg[200];
-} png_ctx;
-
-static void png_error_fn(png_structp png, png_const_charp msg) {
-    png_ctx *c = png_get_error_ptr(png);
-    snprintf(c->msg, sizeof c->msg, "%s", msg);
-    longjmp(c->jmp, 1);
-}
-
-static void png_warning_fn(png_structp png, png_const_charp msg) {
-    (void)png;
-    (void)msg;
-}
 
 /* Decodes file fp (path for messages). header_only: fills *w, *h, *bits and stops.
  * Otherwise checks the size against p and writes gray floats to out. */
 static int png_decode(seq_priv *p, FILE *fp, const char *path, int header_only, int *w, int *h, int *bits, float *out,
                       sm_error *err) {
-    png_ctx ctx;
+    sm_png_errors ctx;
     ctx.msg[0] = 0;
-    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, png_error_fn, png_warning_fn);
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, sm_png_error_fn, sm_png_warning_fn);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!png || !info) {
         png_destroy_read_struct(&png, NULL, NULL);
@@ -227,38 +213,12 @@ static int png_decode(seq_priv *p, FILE *fp, const char *path, int header_only, 
 
 /* ---------------------------------------------------------------- JPEG */
 
-typedef struct jpeg_ctx {
-    struct jpeg_error_mgr mgr; /* first: libjpeg's pointer is ours */
-    jmp_buf jmp;
-    char msg[JMSG_LENGTH_MAX];
-} jpeg_ctx;
-
-static void jpeg_error_exit_fn(j_common_ptr cinfo) {
-    jpeg_ctx *c = (jpeg_ctx *)cinfo->err;
-    c->mgr.format_message(cinfo, c->msg);
-    longjmp(c->jmp, 1);
-}
-
-/* Warnings (level -1: corrupt data, premature end) are counted by libjpeg in num_warnings; keep the first. */
-static void jpeg_emit_message_fn(j_common_ptr cinfo, int level) {
-    jpeg_ctx *c = (jpeg_ctx *)cinfo->err;
-    if (level < 0) {
-        if (c->mgr.num_warnings == 0) c->mgr.format_message(cinfo, c->msg);
-        c->mgr.num_warnings++;
-    }
-}
-
-static void jpeg_output_message_fn(j_common_ptr cinfo) { (void)cinfo; }
 
 static int jpeg_decode(seq_priv *p, FILE *fp, const char *path, int header_only, int *w, int *h, int *bits,
                        float *out, sm_error *err) {
     struct jpeg_decompress_struct d;
-    jpeg_ctx ctx;
-    jpeg_std_error(&ctx.mgr);
-    ctx.mgr.error_exit = jpeg_error_exit_fn;
-    ctx.mgr.emit_message = jpeg_emit_message_fn;
-    ctx.mgr.output_message = jpeg_output_message_fn;
-    ctx.msg[0] = 0;
+    sm_jpeg_errors ctx;
+    sm_jpeg_errors_init(&ctx);
     d.err = &ctx.mgr;
     volatile int rc = 0; /* set before a longjmp */
     if (setjmp(ctx.jmp)) {

@@ -21,6 +21,7 @@
 #include <jpeglib.h>
 #include <png.h>
 
+#include "io/codec_errors.h"
 #include "samem/io.h"
 
 /* ================================================================ TIFF stack writer */
@@ -276,21 +277,6 @@ void sm_tiff_writer_abort(sm_tiff_writer *w) {
 
 /* ================================================================ PNG */
 
-typedef struct png_ctx {
-    jmp_buf jmp;
-    char msg[200];
-} png_ctx;
-
-static void png_error_fn(png_structp png, png_const_charp msg) {
-    png_ctx *c = png_get_error_ptr(png);
-    snprintf(c->msg, sizeof c->msg, "%s", msg);
-    longjmp(c->jmp, 1);
-}
-
-static void png_warning_fn(png_structp png, png_const_charp msg) {
-    (void)png;
-    (void)msg;
-}
 
 /* channels: 1 (gray) or 3 (RGB); bits 8 or 16 (16 only for gray). */
 static int png_write(const char *path, const void *data, int width, int height, int channels, int bits,
@@ -303,9 +289,9 @@ static int png_write(const char *path, const void *data, int width, int height, 
     sm_atomic_file f;
     rc = sm_atomic_open(&f, path, err);
     if (rc < 0) return rc;
-    png_ctx ctx;
+    sm_png_errors ctx;
     ctx.msg[0] = 0;
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &ctx, png_error_fn, png_warning_fn);
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &ctx, sm_png_error_fn, sm_png_warning_fn);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!png || !info) {
         png_destroy_write_struct(&png, NULL);
@@ -341,33 +327,13 @@ int sm_png_write_rgb(const char *path, const uint8_t *rgb, int width, int height
 
 /* ================================================================ JPEG */
 
-typedef struct jpeg_ctx {
-    struct jpeg_error_mgr mgr; /* first, so that the library's pointer is ours */
-    jmp_buf jmp;
-    char msg[JMSG_LENGTH_MAX];
-} jpeg_ctx;
-
-static void jpeg_error_exit_fn(j_common_ptr cinfo) {
-    jpeg_ctx *c = (jpeg_ctx *)cinfo->err;
-    c->mgr.format_message(cinfo, c->msg);
-    longjmp(c->jmp, 1);
-}
-
-static void jpeg_output_message_fn(j_common_ptr cinfo) { (void)cinfo; }
-
-static void jpeg_ctx_init(jpeg_ctx *c) {
-    jpeg_std_error(&c->mgr);
-    c->mgr.error_exit = jpeg_error_exit_fn;
-    c->mgr.output_message = jpeg_output_message_fn;
-    c->msg[0] = 0;
-}
 
 /* Compresses a gray plane into either fp or a memory buffer (*mem, *mem_size, freed by the caller). */
 static int jpeg_compress_gray(const char *what, FILE *fp, unsigned char **mem, unsigned long *mem_size,
                               const uint8_t *data, int width, int height, int quality, sm_error *err) {
     struct jpeg_compress_struct cinfo;
-    jpeg_ctx ctx;
-    jpeg_ctx_init(&ctx);
+    sm_jpeg_errors ctx;
+    sm_jpeg_errors_init(&ctx);
     cinfo.err = &ctx.mgr;
     if (setjmp(ctx.jmp)) {
         jpeg_destroy_compress(&cinfo);
@@ -425,8 +391,8 @@ int sm_jpeg_roundtrip_gray(uint8_t *data, int width, int height, int quality, sm
         return rc;
     }
     struct jpeg_decompress_struct dinfo;
-    jpeg_ctx ctx;
-    jpeg_ctx_init(&ctx);
+    sm_jpeg_errors ctx;
+    sm_jpeg_errors_init(&ctx);
     dinfo.err = &ctx.mgr;
     if (setjmp(ctx.jmp)) {
         jpeg_destroy_decompress(&dinfo);
