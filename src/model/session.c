@@ -42,6 +42,7 @@ typedef struct obj {
     int hist_n;
     int use_net;           /* this frame goes through the network */
     int auto_init;         /* started by the detector: its (loose) box is resolved by the classic segmenter */
+    double evidence;       /* running mean of the image's evidence under the network's masks (mask_evidence) */
     sm__crop_mask mask;    /* last mask */
     sm__seg_out seg;       /* this frame's result */
     sm_object_result res;
@@ -288,6 +289,43 @@ static void measure(sm_session *s, obj *o, const float *frame) {
     }
 }
 
+/* The image's own evidence for a mask: mean contrast inside against the ring around it, in units of the
+ * pixel noise, times sqrt(area) (the integrated contrast-to-noise of the masked pixels). A mask that has
+ * drifted onto background scores near 0; a particle at contrast-to-noise 0.5 and 200 px about 7. */
+static double mask_evidence(const float *frame, int W, int H, const sm__crop_mask *m, int pol) {
+    if (m->w <= 0) return 0;
+    int pad = 6;
+    int x0 = m->x0 - pad, y0 = m->y0 - pad, x1 = m->x0 + m->w - 1 + pad, y1 = m->y0 + m->h - 1 + pad;
+    if (x0 < 0) x0 = 0;
+    if (y0 < 0) y0 = 0;
+    if (x1 > W - 1) x1 = W - 1;
+    if (y1 > H - 1) y1 = H - 1;
+    int w = x1 - x0 + 1, h = y1 - y0 + 1;
+    float *win = malloc(sizeof(float) * (size_t)w * h), *ring = malloc(sizeof(float) * (size_t)w * h);
+    float *tmp = malloc(sizeof(float) * (size_t)w * h);
+    if (!win || !ring || !tmp) {
+        free(win), free(ring), free(tmp);
+        return INFINITY; /* no verdict without memory */
+    }
+    size_t nr = 0;
+    double in_sum = 0;
+    int in_n = 0;
+    for (int y = y0; y <= y1; y++)
+        for (int x = x0; x <= x1; x++) {
+            float v = frame[(size_t)y * W + x];
+            win[(size_t)(y - y0) * w + (x - x0)] = v;
+            int u = x - m->x0, q = y - m->y0;
+            int inside = u >= 0 && q >= 0 && u < m->w && q < m->h && m->m[(size_t)q * m->w + u];
+            if (inside) in_sum += v, in_n++;
+            else if (u < -1 || q < -1 || u > m->w || q > m->h) ring[nr++] = v; /* off the mask's box by 2+ px */
+        }
+    double noise = sm__noise_std(win, w, h, 2, tmp);
+    double bg = nr > 8 ? sm__quantile(ring, nr, 0.5) : NAN;
+    free(win), free(ring), free(tmp);
+    if (!(noise > 0) || !isfinite(bg) || in_n == 0) return INFINITY;
+    return pol * (in_sum / in_n - bg) / noise * sqrt((double)in_n);
+}
+
 /* Builds the prior of object o before frame t. */
 static int make_prior(sm_session *s, obj *o, int64_t t, const float *frame, sm_error *err) {
     o->prompted_now = 0;
@@ -342,7 +380,8 @@ static int make_prior(sm_session *s, obj *o, int64_t t, const float *frame, sm_e
     double base = fmax(0.6 * half + 6.0, 1.5 * hypot(o->vx, o->vy) + 4.0);
     base = fmax(base, 12.0);
     double grow = o->lost ? 6.0 * o->lost + 2 * half : 0;
-    double cap = fmax(s->W, s->H) / 3.0;
+    /* a lost object is looked for near where it was: far searches at low contrast find noise or a neighbour */
+    double cap = fmin(fmax(s->W, s->H) / 3.0, fmax(40.0, 2.0 * fmax(o->major, 4.0)));
     pr->search = fmin(base + grow, fmax(cap, base));
     pr->area = o->area, pr->major = o->major, pr->minor = o->minor, pr->angle = o->angle;
     pr->polarity = o->pol;
@@ -484,7 +523,17 @@ static int process_frame(sm_session *s, int64_t t, const int *which, int n, sm_e
             }
             continue;
         }
+        /* the network's objectness, checked against the image: a mask with no contrast under it has
+         * drifted off its particle */
+        if (!o->use_net || o->prompted_now || !o->live) o->evidence = 10; /* a fresh start is trusted */
+        if (o->use_net && !o->prompted_now && o->seg.mask.w > 0) {
+            double ev = mask_evidence(frame, s->W, s->H, &o->seg.mask, o->pol);
+            /* one faint frame is noise; a run of them is a mask that has left its particle */
+            o->evidence = 0.7 * o->evidence + 0.3 * fmin(ev, 20.0);
+            if (o->evidence < 2.0) o->seg.score = fmin(o->seg.score, 0.2);
+        }
         double min_score = o->prompted_now ? 0.05 : s->opt.min_score;
+        if (!o->prompted_now && o->lost) min_score = fmax(min_score, 0.9); /* re-finding needs a clear blob */
         o->res.visible = o->seg.mask.w > 0 && o->seg.score >= min_score;
         measure(s, o, frame);
     }

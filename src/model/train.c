@@ -257,8 +257,15 @@ static float make_sample(const train_cfg *tc, const clip *c, sm_rng *r, int forc
     int np1 = c->np + 1;
     int prompt_mode = !force_track && sm_rng_uniform(r) < tc->prompt_fraction;
     int negative = !force_track && sm_rng_uniform(r) < tc->negative_fraction;
-    /* choose a particle visible on t (and on t-1 for tracking) */
-    int id = 0;
+    /* choose a particle visible on t (and on t-1 for tracking); sometimes one that has just left the field
+     * (tracking mode, objectness 0: the session must stop painting it) */
+    int id = 0, leaving = 0;
+    if (!prompt_mode && !negative && sm_rng_uniform(r) < 0.08)
+        for (int tries = 0; tries < 20 && !id; tries++) {
+            int cand = 1 + (int)sm_rng_below(r, (uint64_t)c->np);
+            size_t j = (size_t)t * np1 + cand, jp = (size_t)(t - dir) * np1 + cand;
+            if (!c->vis[j] && c->vis[jp] && c->area[jp] >= 12) id = cand, leaving = 1;
+        }
     for (int tries = 0; tries < 20 && !id; tries++) {
         int cand = 1 + (int)sm_rng_below(r, (uint64_t)c->np);
         size_t j = (size_t)t * np1 + cand, jp = (size_t)(t - dir) * np1 + cand;
@@ -284,6 +291,7 @@ static float make_sample(const train_cfg *tc, const clip *c, sm_rng *r, int forc
         id = 0;
     } else {
         size_t j = (size_t)t * np1 + id, jp = (size_t)(t - dir) * np1 + id;
+        if (leaving) j = jp; /* sizes from the last frame it was seen on */
         double gx = c->x[j], gy = c->y[j];
         double major = c->major[j], minor = c->minor[j];
         double size_jit = exp(0.15 * sm_rng_normal(r));
@@ -388,7 +396,7 @@ static float make_sample(const train_cfg *tc, const clip *c, sm_rng *r, int forc
             mask_gt[i * S + jx] = (float)on;
             inside += on;
         }
-    if (id && inside * g.scale * g.scale < 0.3 * c->area[(size_t)t * np1 + id]) obj_target = 0;
+    if (id && (leaving || inside * g.scale * g.scale < 0.3 * c->area[(size_t)t * np1 + id])) obj_target = 0;
     return obj_target;
 }
 
