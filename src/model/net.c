@@ -9,8 +9,8 @@
  *   enc1 2 x conv(b) @S, enc2 2 x conv(2b) @S/2, enc3 2 x conv(4b) @S/4, mid conv(4b) @S/8,
  *   dec3 conv(2b) @S/4 [up(mid) ++ enc3], dec2 conv(b) @S/2 [up ++ enc2], dec1 conv(b) @S [up ++ enc1],
  *   head 1x1 -> 1 mask logit; objectness = linear(global mean of mid ++ global max of mid) -> 1 logit.
- * Loss (training): BCE + Dice on the mask, 0.3 x BCE on objectness (BCE with pos_weight 2 made masks of
- * faint particles 2x too large).
+ * Loss (training): focal (gamma 2) or BCE, + Dice on the mask, 0.3 x BCE on objectness (BCE with
+ * pos_weight 2 made masks of faint particles 2x too large).
  * Threads: one batch-1 network per object on one thread, objects in parallel (DESIGN.md; measured here too:
  * one batched pass with threaded small ops and sgemm was 4x slower on 2 busy cores).
  * Left out: rotation compensation of the window, full-resolution crops for large particles, a learned IoU
@@ -98,7 +98,9 @@ int sm__net_build(sm__net_graph *g, const sm__net_config *c, int train, uint64_t
     if (train) {
         g->mask_gt = sm_nn_input(n, "mask_gt", 1, S, S);
         g->obj_gt = sm_nn_input(n, "obj_gt", 1, 1, 1);
-        sm_nn_t l = sm_nn_add(n, sm_nn_loss_bce(n, g->logits, g->mask_gt, 1.0f), sm_nn_loss_dice(n, g->logits, g->mask_gt, 1.0f));
+        sm_nn_t pix = train == 2 ? sm_nn_scale(n, sm_nn_loss_focal(n, g->logits, g->mask_gt, -1.0f, 2.0f), 4.0f)
+                                 : sm_nn_loss_bce(n, g->logits, g->mask_gt, 1.0f);
+        sm_nn_t l = sm_nn_add(n, pix, sm_nn_loss_dice(n, g->logits, g->mask_gt, 1.0f));
         l = sm_nn_add(n, l, sm_nn_scale(n, sm_nn_loss_bce(n, g->obj, g->obj_gt, 1.0f), 0.3f));
         g->loss = l;
     }

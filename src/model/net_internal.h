@@ -40,7 +40,8 @@ typedef struct sm__net_graph {
     sm_nn_t loss;                        /* training only */
 } sm__net_graph;
 
-/* Builds (and compiles) the network; train = 1 adds targets and the loss. */
+/* Builds (and compiles) the network; train = 1 adds targets and the loss (BCE + Dice on the mask), train = 2
+ * the same with focal loss (gamma 2) in place of BCE. */
 int sm__net_build(sm__net_graph *g, const sm__net_config *c, int train, uint64_t seed, sm_error *err);
 
 struct sm_model {

@@ -34,6 +34,7 @@ typedef struct train_cfg {
     int clip_size, clip_frames, pool, refresh;
     double mix[4];   /* thin, medium, thick, random */
     double prompt_fraction, negative_fraction;
+    int focal;       /* "mask_loss": "focal" (1) or "bce" (0) */
     int val_every, val_samples, checkpoint_every, log_every;
 } train_cfg;
 
@@ -89,6 +90,14 @@ static int train_cfg_read(train_cfg *c, const char *path, char **json_out, sm_er
     NUM("checkpoint_every", 1, 1e9, checkpoint_every, int);
     NUM("log_every", 1, 1e9, log_every, int);
     {
+        const cJSON *ml = cJSON_GetObjectItemCaseSensitive(root, "mask_loss");
+        if (ml) {
+            if (!cJSON_IsString(ml) || (strcmp(ml->valuestring, "bce") != 0 && strcmp(ml->valuestring, "focal") != 0)) {
+                rc = sm_error_set(err, SM_EFORMAT, "%s: \"mask_loss\" must be \"bce\" or \"focal\"", path);
+                goto done;
+            }
+            c->focal = strcmp(ml->valuestring, "focal") == 0;
+        }
         const cJSON *clip = cJSON_GetObjectItemCaseSensitive(root, "clip");
         if (clip) {
             const cJSON *save = root;
@@ -498,7 +507,7 @@ int sm_model_train(const char *config_path, const char *out_path, int resume, do
     snprintf(ckpt, sizeof ckpt, "%s.ckpt", out_path);
     snprintf(logp, sizeof logp, "%s.log.csv", out_path);
     sm__net_graph g;
-    if ((rc = sm__net_build(&g, &tc.net, 1, tc.seed, err)) < 0) {
+    if ((rc = sm__net_build(&g, &tc.net, tc.focal ? 2 : 1, tc.seed, err)) < 0) {
         free(cfg_json);
         return rc;
     }
