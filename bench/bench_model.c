@@ -109,6 +109,7 @@ static int score(const char *pred_path, const char *gt_path, const uint8_t *keep
     }
     const sm_video_info *in = sm_video_get_info(gv);
     size_t n = (size_t)in->width * in->height;
+    int same = strcmp(pred_path, gt_path) == 0;
     float *f = malloc(n * sizeof(float));
     uint16_t *p = malloc(n * 2), *g = malloc(n * 2);
     sm_seg_params sp;
@@ -118,7 +119,8 @@ static int score(const char *pred_path, const char *gt_path, const uint8_t *keep
     int rc = 0;
     for (int64_t t = 0; t < in->frames && rc == 0; t++) {
         if ((rc = sm_video_read_frame(pv, t, f, err)) < 0) break;
-        for (size_t i = 0; i < n; i++) p[i] = (uint16_t)f[i];
+        /* the truth scored against itself: the same restriction on both sides */
+        for (size_t i = 0; i < n; i++) p[i] = (!same || keep[(uint16_t)f[i]]) ? (uint16_t)f[i] : 0;
         if ((rc = sm_video_read_frame(gv, t, f, err)) < 0) break;
         for (size_t i = 0; i < n; i++) g[i] = keep[(uint16_t)f[i]] ? (uint16_t)f[i] : 0;
         rc = sm_seg_eval_add_frame(se, t, p, g, in->width, in->height, mot, err);
