@@ -42,14 +42,17 @@ static const vid videos[] = {
 enum { M_NET, M_CLASSIC, M_GT, N_METHODS };
 static const char *method_names[N_METHODS] = {"samem network", "classic baseline", "ground-truth masks"};
 
+/* A growing list of finite samples (px), for medians and percentiles. */
+typedef struct samples {
+    double *v;
+    size_t n, cap;
+} samples;
+
 typedef struct acc {
     double iou_sum, jf_sum, rows;
-    double *cerr;
-    size_t n_cerr, cap_cerr;
-    double *rerr;          /* refined centre (tracks.csv) against the simulator's exact position, px */
-    size_t n_rerr, cap_rerr;
-    double *crb;           /* sqrt(x_err^2 + y_err^2) reported by the fit: the Cramer-Rao-type bound, px */
-    size_t n_crb, cap_crb;
+    samples cerr;          /* mask centroid against the truth mask's centroid, px */
+    samples rerr;          /* refined centre (tracks.csv) against the simulator's exact position, px */
+    samples crb;           /* sqrt(x_err^2 + y_err^2) reported by the fit: the Cramer-Rao-type bound, px */
     int64_t idsw;
     double drel_sum;
     int drel_n;
@@ -57,31 +60,16 @@ typedef struct acc {
     double fps_sum;
 } acc;
 
-static void acc_cerr(acc *a, double v) {
+static void samples_add(samples *sm, double v) {
     if (!isfinite(v)) return;
-    if (a->n_cerr == a->cap_cerr) {
-        a->cap_cerr = a->cap_cerr ? 2 * a->cap_cerr : 1024;
-        a->cerr = realloc(a->cerr, sizeof(double) * a->cap_cerr);
+    if (sm->n == sm->cap) {
+        size_t cap = sm->cap ? 2 * sm->cap : 1024;
+        double *grown = realloc(sm->v, sizeof(double) * cap);
+        if (!grown) return; /* a benchmark sample lost to an allocation failure, not a crash */
+        sm->v = grown;
+        sm->cap = cap;
     }
-    a->cerr[a->n_cerr++] = v;
-}
-
-static void acc_rerr(acc *a, double v) {
-    if (!isfinite(v)) return;
-    if (a->n_rerr == a->cap_rerr) {
-        a->cap_rerr = a->cap_rerr ? 2 * a->cap_rerr : 1024;
-        a->rerr = realloc(a->rerr, sizeof(double) * a->cap_rerr);
-    }
-    a->rerr[a->n_rerr++] = v;
-}
-
-static void acc_crb(acc *a, double v) {
-    if (!isfinite(v)) return;
-    if (a->n_crb == a->cap_crb) {
-        a->cap_crb = a->cap_crb ? 2 * a->cap_crb : 1024;
-        a->crb = realloc(a->crb, sizeof(double) * a->cap_crb);
-    }
-    a->crb[a->n_crb++] = v;
+    sm->v[sm->n++] = v;
 }
 
 static int cmpd(const void *a, const void *b) {
@@ -130,7 +118,7 @@ static int score(const char *pred_path, const char *gt_path, const uint8_t *keep
     if (rc == 0 && (rc = sm_seg_eval_finish(se, &s, err)) == 0) {
         for (int64_t i = 0; i < s.n_rows; i++) {
             a->iou_sum += s.objects[i].iou, a->jf_sum += s.objects[i].jf, a->rows += 1;
-            acc_cerr(a, s.objects[i].centroid_err);
+            samples_add(&a->cerr, s.objects[i].centroid_err);
         }
         sm_seg_scores_free(&s);
         if ((rc = sm_mot_compute(mot, 0.5, &m, err)) == 0) a->idsw += m.id_switches;
@@ -308,8 +296,8 @@ int main(int argc, char **argv) {
                 for (int64_t j = 0; j < gt_all->n; j++)
                     if (gt_all->frame[j] == tr->frame[i] && gt_all->particle[j] == tr->particle[i]) {
                         if (gt_all->visible[j] == 1 && !tr->border[i]) {
-                            acc_rerr(&A[pi][m], hypot(tr->x[i] - gt_all->x[j], tr->y[i] - gt_all->y[j]));
-                            if (m != M_GT) acc_crb(&A[pi][m], hypot(tr->x_err[i], tr->y_err[i]));
+                            samples_add(&A[pi][m].rerr, hypot(tr->x[i] - gt_all->x[j], tr->y[i] - gt_all->y[j]));
+                            if (m != M_GT) samples_add(&A[pi][m].crb, hypot(tr->x_err[i], tr->y_err[i]));
                         }
                         break;
                     }
@@ -385,19 +373,19 @@ int main(int argc, char **argv) {
         for (int m = 0; m < N_METHODS; m++) {
             acc *a = &A[p][m];
             if (!a->videos) continue;
-            double med = pct(a->cerr, a->n_cerr, 0.5), p95 = pct(a->cerr, a->n_cerr, 0.95);
-            double rmed = pct(a->rerr, a->n_rerr, 0.5), r95 = pct(a->rerr, a->n_rerr, 0.95);
+            double med = pct(a->cerr.v, a->cerr.n, 0.5), p95 = pct(a->cerr.v, a->cerr.n, 0.95);
+            double rmed = pct(a->rerr.v, a->rerr.n, 0.5), r95 = pct(a->rerr.v, a->rerr.n, 0.95);
             char drel[32] = "n/a", f[32] = "-";
             if (a->drel_n) snprintf(drel, sizeof drel, "%.2f (%d)", a->drel_sum / a->drel_n, a->drel_n);
             if (m != M_GT) snprintf(f, sizeof f, "%.1f", a->fps_sum / a->videos);
             char rm[32] = "-", rp[32] = "-", cr[32] = "-";
-            if (a->n_crb) snprintf(cr, sizeof cr, "%.2f", pct(a->crb, a->n_crb, 0.5));
-            if (a->n_rerr) snprintf(rm, sizeof rm, "%.2f", rmed), snprintf(rp, sizeof rp, "%.2f", r95);
+            if (a->crb.n) snprintf(cr, sizeof cr, "%.2f", pct(a->crb.v, a->crb.n, 0.5));
+            if (a->rerr.n) snprintf(rm, sizeof rm, "%.2f", rmed), snprintf(rp, sizeof rp, "%.2f", r95);
             fprintf(fp, "| %s | %s | %d | %.3f | %.3f | %.2f | %.2f | %s | %s | %s | %lld | %s | %s |\n", presets[p], method_names[m], a->videos,
                     a->rows ? a->iou_sum / a->rows : NAN, a->rows ? a->jf_sum / a->rows : NAN, med, p95, rm, rp, cr, (long long)a->idsw, drel, f);
-            free(a->cerr);
-            free(a->rerr);
-            free(a->crb);
+            free(a->cerr.v);
+            free(a->rerr.v);
+            free(a->crb.v);
         }
     fprintf(fp, "\nSpeed, `samem segment` end to end (read TIFF, segment, refine, write masks.tif + tracks.csv), 1024x1024, "
                 "%d frames, 5 prompted particles, %d threads available:\n\n", quick ? 40 : 100, (int)sysconf(_SC_NPROCESSORS_ONLN));
