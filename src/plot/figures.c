@@ -263,6 +263,24 @@ done:
 
 /* ---------------------------------------------------------------- MSD */
 
+/* Strokes the fitted MSD model y = k t^p + c over log-spaced lags xlo..xhi; the pen lifts where y <= 0,
+ * which log axes cannot show (a negative offset from localisation error and blur). */
+static void stroke_msd_model(cairo_t *cr, const sm_axes *a, double xlo, double xhi, double k, double p, double c) {
+    int pen = 0;
+    for (int i = 0; i <= 200; i++) {
+        double tt = xlo * pow(xhi / xlo, i / 200.0), y = k * pow(tt, p) + c;
+        if (y <= 0) {
+            pen = 0;
+            continue;
+        }
+        double X = sm_axes_x(a, tt), Y = sm_axes_y(a, y);
+        if (pen) cairo_line_to(cr, X, Y);
+        else cairo_move_to(cr, X, Y);
+        pen = 1;
+    }
+    cairo_stroke(cr);
+}
+
 static void draw_msd(cairo_t *cr, int w, int h, const void *vd) {
     const sm_stats *s = vd;
     const sm_stats_curve *c = &s->eatamsd;
@@ -315,19 +333,7 @@ static void draw_msd(cairo_t *cr, int w, int h, const void *vd) {
         sm_set_rgb(cr, sm_okabe_ito[6], 1);
         cairo_set_line_width(cr, 2.5);
         double off = 4 * (f->sigma * f->sigma - 2 * R * f->D * T);
-        int pen = 0;
-        for (int i = 0; i <= 200; i++) {
-            double tt = xlo * pow(xhi / xlo, i / 200.0), y = 4 * f->D * tt + off;
-            if (y <= 0) {
-                pen = 0;
-                continue;
-            }
-            double X = sm_axes_x(&a, tt), Y = sm_axes_y(&a, y);
-            if (pen) cairo_line_to(cr, X, Y);
-            else cairo_move_to(cr, X, Y);
-            pen = 1;
-        }
-        cairo_stroke(cr);
+        stroke_msd_model(cr, &a, xlo, xhi, 4 * f->D, 1.0, off);
     }
     if (isfinite(f->alpha)) {
         double c0 = isfinite(f->alpha_offset) ? f->alpha_offset : 0;
@@ -335,19 +341,7 @@ static void draw_msd(cairo_t *cr, int w, int h, const void *vd) {
         cairo_set_line_width(cr, 2.5);
         double dd[2] = {8, 5};
         cairo_set_dash(cr, dd, 2, 0);
-        int pen = 0;
-        for (int i = 0; i <= 200; i++) {
-            double tt = xlo * pow(xhi / xlo, i / 200.0), y = 4 * f->K_alpha * pow(tt, f->alpha) + c0;
-            if (y <= 0) {
-                pen = 0;
-                continue;
-            }
-            double X = sm_axes_x(&a, tt), Y = sm_axes_y(&a, y);
-            if (pen) cairo_line_to(cr, X, Y);
-            else cairo_move_to(cr, X, Y);
-            pen = 1;
-        }
-        cairo_stroke(cr);
+        stroke_msd_model(cr, &a, xlo, xhi, 4 * f->K_alpha, f->alpha, c0);
         cairo_set_dash(cr, NULL, 0, 0);
     }
     /* ensemble points */
