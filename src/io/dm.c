@@ -445,12 +445,8 @@ fail:
 
 static int dm_read_frame(void *pv, const sm_video_info *info, int64_t i, float *out, sm_error *err) {
     dm_priv *m = pv;
-    char what[64];
-    snprintf(what, sizeof what, "frame %lld", (long long)i);
-    int rc = sm_raw_pread(m->fd, m->buf, m->frame_bytes, m->offset + (uint64_t)i * m->frame_bytes, m->path, what, err);
-    if (rc < 0) return rc;
-    sm_raw_to_float(out, m->buf, (size_t)info->width * (size_t)info->height, m->type, m->little);
-    return 0;
+    return sm_raw_read_stacked_frame(m->fd, m->buf, m->frame_bytes, m->offset, i, (size_t)info->width * (size_t)info->height,
+                                     m->type, m->little, m->path, out, err);
 }
 
 const sm_io_format sm_io_format_dm = {

@@ -165,13 +165,8 @@ fail:
 
 static int mrc_read_frame(void *p, const sm_video_info *info, int64_t i, float *out, sm_error *err) {
     mrc_priv *m = p;
-    char what[64];
-    snprintf(what, sizeof what, "frame %lld", (long long)i);
-    int rc = sm_raw_pread(m->fd, m->buf, m->frame_bytes, m->data_offset + (uint64_t)i * m->frame_bytes, m->path,
-                          what, err);
-    if (rc < 0) return rc;
-    sm_raw_to_float(out, m->buf, (size_t)info->width * (size_t)info->height, m->type, m->little);
-    return 0;
+    return sm_raw_read_stacked_frame(m->fd, m->buf, m->frame_bytes, m->data_offset, i,
+                                     (size_t)info->width * (size_t)info->height, m->type, m->little, m->path, out, err);
 }
 
 const sm_io_format sm_io_format_mrc = {

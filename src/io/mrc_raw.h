@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -110,6 +111,19 @@ static inline int sm_raw_pread(int fd, void *buf, size_t n, uint64_t offset, con
                                         (unsigned long long)(offset + done));
         done += (size_t)r;
     }
+    return 0;
+}
+
+/* Frame i of a stack stored as consecutive frames of frame_bytes each from data_offset (MRC, DM): read
+ * into buf and decode n_px samples to out. Errors name the frame. */
+static inline int sm_raw_read_stacked_frame(int fd, uint8_t *buf, size_t frame_bytes, uint64_t data_offset, int64_t i,
+                                            size_t n_px, sm_raw_type type, int little, const char *path, float *out,
+                                            sm_error *err) {
+    char what[64];
+    snprintf(what, sizeof what, "frame %lld", (long long)i);
+    int rc = sm_raw_pread(fd, buf, frame_bytes, data_offset + (uint64_t)i * frame_bytes, path, what, err);
+    if (rc < 0) return rc;
+    sm_raw_to_float(out, buf, n_px, type, little);
     return 0;
 }
 
