@@ -117,7 +117,7 @@ int sm__classic_segment(const float *frame, int W, int H, const sm__obj_prior *p
     int best = 0;
     double best_cost = INFINITY;
     if (nc > 0) {
-        double *sum = calloc((size_t)nc + 1, 4 * sizeof(double)); /* area, sx, sy, positives inside */
+        double *sum = calloc((size_t)nc + 1, 5 * sizeof(double)); /* area, sx, sy, positives inside, sum of z */
         if (!sum) {
             scratch_free(&s);
             return sm_error_set(err, SM_ENOMEM, "segment: out of memory");
@@ -126,7 +126,7 @@ int sm__classic_segment(const float *frame, int W, int H, const sm__obj_prior *p
             for (int x = 0; x < w; x++) {
                 int l = s.lab[(size_t)y * w + x];
                 if (!l) continue;
-                sum[4 * l] += 1, sum[4 * l + 1] += x0 + x, sum[4 * l + 2] += y0 + y;
+                sum[5 * l] += 1, sum[5 * l + 1] += x0 + x, sum[5 * l + 2] += y0 + y, sum[5 * l + 4] += s.zs[(size_t)y * w + x];
             }
         for (int p = 0; p < pr->n_prompts; p++) {
             const sm_prompt *q = &pr->prompts[p];
@@ -134,12 +134,12 @@ int sm__classic_segment(const float *frame, int W, int H, const sm__obj_prior *p
             int px = (int)lround(q->x) - x0, py = (int)lround(q->y) - y0;
             if (px < 0 || py < 0 || px >= w || py >= h) continue;
             int l = s.lab[(size_t)py * w + px];
-            if (l) sum[4 * l + 3] += 1;
+            if (l) sum[5 * l + 3] += 1;
         }
         for (int l = 1; l <= nc; l++) {
-            double a = sum[4 * l];
+            double a = sum[5 * l];
             if (a < 3) continue;
-            double cx = sum[4 * l + 1] / a, cy = sum[4 * l + 2] / a;
+            double cx = sum[5 * l + 1] / a, cy = sum[5 * l + 2] / a;
             double d = hypot(cx - pr->x, cy - pr->y);
             if (d > pr->search + half_len) continue;
             double ratio = pr->area > 0 ? a / pr->area : 1;
@@ -151,7 +151,9 @@ int sm__classic_segment(const float *frame, int W, int H, const sm__obj_prior *p
                 if (dd < 0.7 * d) taken = 1;
             }
             if (taken) continue;
-            double cost = d / (pr->search + half_len) + 0.3 * fabs(log(ratio)) - 2.0 * sum[4 * l + 3];
+            double cost = d / (pr->search + half_len) + 0.3 * fabs(log(ratio)) - 2.0 * sum[5 * l + 3];
+            /* searching for a lost object: the clearest blob of about its size, not the nearest noise */
+            if (pr->prefer_strong) cost -= 0.1 * sum[5 * l + 4] / (sn * sqrt(a));
             if (cost < best_cost) best_cost = cost, best = l;
         }
         free(sum);

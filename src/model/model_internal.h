@@ -51,6 +51,7 @@ int sm__crop_mask_resize(sm__crop_mask *c, int x0, int y0, int w, int h);
 typedef struct sm__obj_prior {
     double x, y;            /* predicted centre, px */
     double search;          /* px: how far the centre may be from (x, y) */
+    int prefer_strong;      /* a lost object: the clearest candidate wins over the nearest */
     double area;            /* expected area px^2 (0 unknown) */
     double major, minor;    /* expected full axes, px */
     double angle;           /* rad (screen convention) */

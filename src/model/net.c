@@ -33,6 +33,7 @@ void sm__net_config_default(sm__net_config *c) {
     c->context = 2.0;
     c->margin = 24;
     c->min_side = 32;
+    c->future = 0;
 }
 
 int sm__net_config_from_json(sm__net_config *c, const char *json, sm_error *err) {
@@ -48,16 +49,18 @@ int sm__net_config_from_json(sm__net_config *c, const char *json, sm_error *err)
     if ((v = cJSON_GetObjectItemCaseSensitive(root, "context")) && cJSON_IsNumber(v)) c->context = v->valuedouble;
     if ((v = cJSON_GetObjectItemCaseSensitive(root, "margin")) && cJSON_IsNumber(v)) c->margin = v->valuedouble;
     if ((v = cJSON_GetObjectItemCaseSensitive(root, "min_side")) && cJSON_IsNumber(v)) c->min_side = v->valuedouble;
+    if ((v = cJSON_GetObjectItemCaseSensitive(root, "future")) && cJSON_IsNumber(v)) c->future = v->valueint;
     cJSON_Delete(root);
     if (c->crop < 16 || c->crop > 512 || c->crop % 8 || c->base < 2 || c->base > 256 || !(c->context > 0) ||
-        !(c->min_side > 4) || !(c->margin >= 0))
+        !(c->min_side > 4) || !(c->margin >= 0) || c->future < 0 || c->future > SM__NET_AHEAD_MAX)
         return sm_error_set(err, SM_EFORMAT, "network configuration out of range (crop %d, base %d)", c->crop, c->base);
     return 0;
 }
 
 void sm__net_config_to_json(const sm__net_config *c, char *buf, size_t size) {
-    snprintf(buf, size, "{\"crop\": %d, \"base\": %d, \"context\": %.6g, \"margin\": %.6g, \"min_side\": %.6g}",
-             c->crop, c->base, c->context, c->margin, c->min_side);
+    snprintf(buf, size,
+             "{\"crop\": %d, \"base\": %d, \"context\": %.6g, \"margin\": %.6g, \"min_side\": %.6g, \"future\": %d}",
+             c->crop, c->base, c->context, c->margin, c->min_side, c->future);
 }
 
 /* ---------------------------------------------------------------- graph */
@@ -80,7 +83,7 @@ int sm__net_build(sm__net_graph *g, const sm__net_config *c, int train, uint64_t
     sm_nn_net *n = sm_nn_create(seed);
     if (!n) return sm_error_set(err, SM_ENOMEM, "network: out of memory");
     g->net = n;
-    g->in = sm_nn_input(n, "input", SM__NET_IN, S, S);
+    g->in = sm_nn_input(n, "input", sm__net_in_channels(c), S, S);
     sm_nn_t e1 = block(n, "enc1a", g->in, b);
     e1 = block(n, "enc1b", e1, b);
     sm_nn_t e2 = block(n, "enc2a", sm_nn_pool(n, e1, SM_NN_MAX, 2, 2, 0), 2 * b);
@@ -165,13 +168,23 @@ static void normalise(float *p, int n, int polarity, float *scratch) {
     }
 }
 
-void sm__net_fill_input(const sm__net_config *c, const sm__crop_geom *g, const float *const *win, int n_win, int W,
-                        int H, const double *hist_x, const double *hist_y, const sm__crop_mask *prev,
+void sm__net_fill_input(const sm__net_config *c, const sm__crop_geom *g, const float *const *win, int n_win,
+                        const float *const *ahead, int n_ahead, int W, int H, const double *hist_x, const double *hist_y, const sm__crop_mask *prev,
                         const sm_prompt *prompts, int n_prompts, int polarity, const sm__neighbours *nb, float *input,
                         float *scratch) {
     int S = c->crop, n = S * S;
     double half = (S - 1) / 2.0;
-    memset(input, 0, sizeof(float) * SM__NET_IN * (size_t)n);
+    memset(input, 0, sizeof(float) * (size_t)sm__net_in_channels(c) * n);
+    /* frames ahead, around the predicted centre; past the end of the video the nearest one we have */
+    for (int k = 0; k < c->future; k++) {
+        float *ch = input + (size_t)(SM__NET_IN + k) * n;
+        const float *src = k < n_ahead && ahead[k] ? ahead[k] : NULL;
+        for (int q = k - 1; !src && q >= 0; q--)
+            if (q < n_ahead && ahead[q]) src = ahead[q];
+        if (!src) src = win[0];
+        sample_crop(src, W, H, g->cx, g->cy, g->scale, S, ch);
+        normalise(ch, n, polarity, scratch);
+    }
     for (int k = 0; k < 5; k++) {
         float *ch = input + (size_t)k * n;
         int src = k < n_win && win[k] ? k : 0;
@@ -434,7 +447,8 @@ void sm__net_runner_destroy(sm__net_runner *r) {
     free(r);
 }
 
-int sm__net_segment_batch(sm__net_runner *r, const float *const *win, int n_win, int W, int H, int n,
+int sm__net_segment_batch(sm__net_runner *r, const float *const *win, int n_win, const float *const *ahead,
+                          int n_ahead, int W, int H, int n,
                           const sm__obj_prior *const *priors, const double *hist_x, const double *hist_y,
                           sm__seg_out *const *outs, sm_error *err) {
     if (n <= 0) return 0;
@@ -449,7 +463,7 @@ int sm__net_segment_batch(sm__net_runner *r, const float *const *win, int n_win,
         sm_error e = {0};
         const sm__obj_prior *pr = priors[k];
         sm__crop_geom g = sm__net_geom(c, pr);
-        sm__net_fill_input(c, &g, win, n_win, W, H, hist_x + k * SM__NET_HIST, hist_y + k * SM__NET_HIST, pr->prev,
+        sm__net_fill_input(c, &g, win, n_win, ahead, n_ahead, W, H, hist_x + k * SM__NET_HIST, hist_y + k * SM__NET_HIST, pr->prev,
                            pr->prompts, pr->n_prompts, pr->polarity,
                            &(sm__neighbours){.masks = pr->nb_masks, .n = pr->n_nb}, sm_nn_ctx_data(ctx, r->m->g.in),
                            r->scratch[tid]);

@@ -9,6 +9,8 @@
  *   6     positive prompt map (a filled box, or disks of radius 2 crop px at positive points)
  *   7     negative points (disks)
  *   8     the other objects' masks on frame t-1, cropped like frame t-1 (neighbours: not this object)
+ *   9..   with cfg.future = F > 0: frames t+1 .. t+F (in the pass's direction), cropped around the predicted
+ *         centre of frame t (a session reads F frames ahead; at the end of the video the last is repeated)
  * Outputs: mask logits (S x S, in frame t's crop) and an objectness logit. */
 #ifndef SM_NET_INTERNAL_H
 #define SM_NET_INTERNAL_H
@@ -16,7 +18,8 @@
 #include "model/model_internal.h"
 #include "samem/nn.h"
 
-#define SM__NET_IN 9
+#define SM__NET_IN 9          /* channels without the frames ahead */
+#define SM__NET_AHEAD_MAX 4
 #define SM__NET_HIST 4
 
 typedef struct sm__net_config {
@@ -25,7 +28,11 @@ typedef struct sm__net_config {
     double context;   /* crop side = max(min_side, context * object length + margin) frame px */
     double margin;    /* px */
     double min_side;  /* px */
+    int future;       /* frames ahead of t in the input (0: none, as the first shipped weights) */
 } sm__net_config;
+
+/* Input channels of a configuration. */
+static inline int sm__net_in_channels(const sm__net_config *c) { return SM__NET_IN + c->future; }
 
 void sm__net_config_default(sm__net_config *c);
 /* Parses/prints the configuration stored in a weights file's metadata ("samem_net": JSON). */
@@ -69,11 +76,12 @@ typedef struct sm__neighbours {
     int self;
 } sm__neighbours;
 
-/* Fills one input sample (SM__NET_IN, S, S) from the frame window. hist_x/hist_y: the object's position
- * on frames win[1..n_win-1] (NaN unknown: that frame is cropped around the current centre); prev: the
- * previous mask (frame coordinates) or NULL; prompts as in the prior; nb may be NULL. */
-void sm__net_fill_input(const sm__net_config *c, const sm__crop_geom *g, const float *const *win, int n_win, int W,
-                        int H, const double *hist_x, const double *hist_y, const sm__crop_mask *prev,
+/* Fills one input sample (sm__net_in_channels, S, S) from the frame window. hist_x/hist_y: the object's
+ * position on frames win[1..n_win-1] (NaN unknown: that frame is cropped around the current centre); ahead:
+ * frames t+1.. (n_ahead of them, may be 0); prev: the previous mask (frame coordinates) or NULL; prompts as in
+ * the prior; nb may be NULL. */
+void sm__net_fill_input(const sm__net_config *c, const sm__crop_geom *g, const float *const *win, int n_win,
+                        const float *const *ahead, int n_ahead, int W, int H, const double *hist_x, const double *hist_y, const sm__crop_mask *prev,
                         const sm_prompt *prompts, int n_prompts, int polarity, const sm__neighbours *nb, float *input,
                         float *scratch);
 
@@ -88,7 +96,8 @@ typedef struct sm__net_runner sm__net_runner;
 int sm__net_runner_create(sm__net_runner **out, const sm_model *m, sm_error *err);
 void sm__net_runner_destroy(sm__net_runner *r);
 /* Segments n objects at once (one batched forward): priors[k] with hist_x/hist_y[k*SM__NET_HIST ..]. */
-int sm__net_segment_batch(sm__net_runner *r, const float *const *win, int n_win, int W, int H, int n,
+int sm__net_segment_batch(sm__net_runner *r, const float *const *win, int n_win, const float *const *ahead,
+                          int n_ahead, int W, int H, int n,
                           const sm__obj_prior *const *priors, const double *hist_x, const double *hist_y,
                           sm__seg_out *const *outs, sm_error *err);
 

@@ -41,8 +41,10 @@ typedef struct obj {
     double hist_x[8], hist_y[8];
     int hist_n;
     int use_net;           /* this frame goes through the network */
-    int auto_init;         /* started by the detector: its (loose) box is resolved by the classic segmenter */
     double evidence;       /* running mean of the image's evidence under the network's masks (mask_evidence) */
+    double frame_ev;       /* this frame's evidence (INFINITY: a trusted start) */
+    double anchor_x, anchor_y; /* where the image last clearly showed the object (evidence >= 5), px */
+    int have_anchor;
     sm__crop_mask mask;    /* last mask */
     sm__seg_out seg;       /* this frame's result */
     sm_object_result res;
@@ -72,8 +74,12 @@ struct sm_session {
     int n_objs, cap_objs;
     float *win[SM__WINDOW];      /* the last frames read in the current pass (win[0] = current) */
     int64_t win_idx[SM__WINDOW];
+    int n_ahead;                 /* frames the network reads ahead of the current one (its cfg.future) */
+    float *ahead[SM__NET_AHEAD_MAX];   /* frames t+dir, t+2 dir, .. of the current pass */
+    int64_t ahead_idx[SM__NET_AHEAD_MAX];
     uint16_t *labels;            /* (H, W) */
-    float *score_plane_unused;
+    float *mean3;                /* (H, W) mean of the last 3 frames, for lost objects (NULL until needed) */
+    int64_t mean3_t;             /* the frame mean3 was made for (-1: none) */
     int polarity;                /* session-wide polarity decided by the detector (0 until then) */
     sm__net_runner *net;         /* SM_METHOD_NET */
 };
@@ -118,13 +124,18 @@ int sm_session_open_reader(sm_session **out, int width, int height, int64_t fram
         if (!s->win[k]) rc = SM_ENOMEM;
     }
     s->labels = malloc((size_t)width * height * sizeof(uint16_t));
+    s->mean3_t = -1;
     if (!s->labels) rc = SM_ENOMEM;
+    for (int k = 0; k < SM__NET_AHEAD_MAX; k++) s->ahead_idx[k] = -1;
     if (rc == 0 && s->opt.method == SM_METHOD_NET) {
         rc = sm__net_runner_create(&s->net, s->opt.model, err);
         if (rc < 0) {
             sm_session_close(s);
             return rc;
         }
+        s->n_ahead = s->opt.model->cfg.future;
+        for (int k = 0; k < s->n_ahead; k++)
+            if (!(s->ahead[k] = malloc(n))) rc = SM_ENOMEM;
     }
     if (rc < 0) {
         sm_session_close(s);
@@ -152,7 +163,9 @@ void sm_session_close(sm_session *s) {
     for (int i = 0; i < s->n_objs; i++) obj_free(&s->objs[i]);
     free(s->objs);
     for (int k = 0; k < SM__WINDOW; k++) free(s->win[k]);
+    for (int k = 0; k < SM__NET_AHEAD_MAX; k++) free(s->ahead[k]);
     free(s->labels);
+    free(s->mean3);
     sm__net_runner_destroy(s->net);
     free(s);
 }
@@ -209,35 +222,82 @@ int sm_session_add_prompt(sm_session *s, const sm_prompt *p, sm_error *err) {
 
 /* ---------------------------------------------------------------- frames */
 
-/* Reads frame t into the window (win[0]), shifting older frames back. */
-static int load_frame(sm_session *s, int64_t t, sm_error *err) {
-    float *last = s->win[SM__WINDOW - 1];
-    for (int k = SM__WINDOW - 1; k > 0; k--) s->win[k] = s->win[k - 1], s->win_idx[k] = s->win_idx[k - 1];
-    s->win[0] = last;
-    s->win_idx[0] = t;
-    int rc = s->read(s->user, t, s->win[0], err);
-    if (rc < 0) {
-        s->win_idx[0] = -1;
-        return rc;
-    }
-    /* non-finite samples would poison every sum: treat them as the frame's mean */
+/* Reads frame t into buf; non-finite samples would poison every sum: they become the frame's mean. */
+static int read_frame(sm_session *s, int64_t t, float *buf, sm_error *err) {
+    int rc = s->read(s->user, t, buf, err);
+    if (rc < 0) return rc;
     size_t n = (size_t)s->W * s->H;
     double sum = 0;
     size_t bad = 0;
     for (size_t i = 0; i < n; i++) {
-        if (isfinite(s->win[0][i])) sum += s->win[0][i];
+        if (isfinite(buf[i])) sum += buf[i];
         else bad++;
     }
     if (bad) {
         float mean = bad < n ? (float)(sum / (double)(n - bad)) : 0.0f;
         for (size_t i = 0; i < n; i++)
-            if (!isfinite(s->win[0][i])) s->win[0][i] = mean;
+            if (!isfinite(buf[i])) buf[i] = mean;
     }
     return 0;
 }
 
+/* Reads frame t into the window (win[0]), shifting older frames back; a frame already read ahead is taken
+ * from there (each frame is read once per pass). */
+static int load_frame(sm_session *s, int64_t t, sm_error *err) {
+    float *last = s->win[SM__WINDOW - 1];
+    for (int k = SM__WINDOW - 1; k > 0; k--) s->win[k] = s->win[k - 1], s->win_idx[k] = s->win_idx[k - 1];
+    s->win[0] = last;
+    s->win_idx[0] = t;
+    for (int k = 0; k < s->n_ahead; k++)
+        if (s->ahead_idx[k] == t) {
+            s->win[0] = s->ahead[k], s->ahead[k] = last, s->ahead_idx[k] = -1;
+            return 0;
+        }
+    int rc = read_frame(s, t, s->win[0], err);
+    if (rc < 0) s->win_idx[0] = -1;
+    return rc;
+}
+
+/* Makes ahead[k] hold frame t + (k+1) dir (index -1 past the video's end). */
+static int load_ahead(sm_session *s, int64_t t, int dir, sm_error *err) {
+    for (int k = 0; k < s->n_ahead; k++) {
+        int64_t want = t + (int64_t)(k + 1) * dir;
+        if (want < 0 || want >= s->F) {
+            for (int j = k; j < s->n_ahead; j++) s->ahead_idx[j] = -1;
+            return 0;
+        }
+        if (s->ahead_idx[k] == want) continue;
+        int found = -1;
+        for (int j = k + 1; j < s->n_ahead; j++)
+            if (s->ahead_idx[j] == want) found = j;
+        if (found >= 0) {
+            float *b = s->ahead[k];
+            int64_t bi = s->ahead_idx[k];
+            s->ahead[k] = s->ahead[found], s->ahead_idx[k] = want;
+            s->ahead[found] = b, s->ahead_idx[found] = bi;
+            continue;
+        }
+        s->ahead_idx[k] = want;
+        int rc = read_frame(s, want, s->ahead[k], err);
+        if (rc < 0) {
+            s->ahead_idx[k] = -1;
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* The frames ahead available now (consecutive from t + dir). */
+static int ahead_count(const sm_session *s) {
+    int n = 0;
+    while (n < s->n_ahead && s->ahead_idx[n] >= 0) n++;
+    return n;
+}
+
 static void reset_window(sm_session *s) {
     for (int k = 0; k < SM__WINDOW; k++) s->win_idx[k] = -1;
+    for (int k = 0; k < SM__NET_AHEAD_MAX; k++) s->ahead_idx[k] = -1;
+    s->mean3_t = -1;
 }
 
 /* ---------------------------------------------------------------- one frame */
@@ -248,6 +308,8 @@ static void obj_reset_state(obj *o) {
     o->have_v = 0;
     o->vx = o->vy = 0;
     o->hist_n = 0;
+    o->have_anchor = 0;
+    o->frame_ev = INFINITY;
     o->mask.w = o->mask.h = 0;
 }
 
@@ -301,7 +363,8 @@ static double mask_evidence(const float *frame, int W, int H, const sm__crop_mas
     if (x1 > W - 1) x1 = W - 1;
     if (y1 > H - 1) y1 = H - 1;
     int w = x1 - x0 + 1, h = y1 - y0 + 1;
-    float *win = malloc(sizeof(float) * (size_t)w * h), *ring = malloc(sizeof(float) * (size_t)w * h);
+    if (w < 3 || h < 3) return 0;
+    float *win = calloc((size_t)w * h, sizeof(float)), *ring = malloc(sizeof(float) * (size_t)w * h);
     float *tmp = malloc(sizeof(float) * (size_t)w * h);
     if (!win || !ring || !tmp) {
         free(win), free(ring), free(tmp);
@@ -386,6 +449,7 @@ static int make_prior(sm_session *s, obj *o, int64_t t, const float *frame, sm_e
     pr->area = o->area, pr->major = o->major, pr->minor = o->minor, pr->angle = o->angle;
     pr->polarity = o->pol;
     pr->prev = o->lost ? NULL : &o->mask;
+    pr->prefer_strong = o->lost > 0;
     pr->prompts = o->now_prompts;
     pr->n_prompts = o->n_now;
     return 0;
@@ -408,6 +472,7 @@ static int update_state(obj *o, int64_t t) {
             o->have_v = 0;
         }
         o->x = r->x, o->y = r->y;
+        if (o->frame_ev >= 5.0) o->anchor_x = r->x, o->anchor_y = r->y, o->have_anchor = 1;
         /* sizes move slowly: a running mean resists one bad frame */
         double a = o->live && !o->prompted_now ? 0.6 : 0.0;
         o->area = a * o->area + (1 - a) * r->area;
@@ -419,12 +484,77 @@ static int update_state(obj *o, int64_t t) {
         sm__crop_mask *m = &o->seg.mask;
         if (sm__crop_mask_resize(&o->mask, m->x0, m->y0, m->w, m->h) < 0) return SM_ENOMEM;
         memcpy(o->mask.m, m->m, (size_t)m->w * m->h);
+    } else if (o->prompted_now && !o->live) {
+        /* nothing found on the start frame (a faint particle, a loose box): keep looking near the prompt */
+        o->x = o->prior.x, o->y = o->prior.y;
+        o->area = o->prior.area, o->major = o->prior.major, o->minor = o->prior.minor, o->angle = o->prior.angle;
+        o->vx = o->vy = 0;
+        o->have_v = 0;
+        o->live = 1;
+        o->lost = 1;
     } else if (o->live) {
+        /* the masks between the last clear sighting and the loss were on noise that led the track away (a
+         * particle that hopped): search from the sighting */
+        if (!o->lost && o->have_anchor) o->x = o->anchor_x, o->y = o->anchor_y;
         o->lost++;
         o->vx = o->vy = 0;
         o->have_v = 0;
     }
     return 0;
+}
+
+/* Lost objects that the classic search located but could not confirm (at low contrast-to-noise its blob is
+ * a fragment with a weak score): the network looks again, centred on the candidate, with the window
+ * registered as if the object stood there; it is re-found when the network is sure and the image agrees. */
+static int second_look(sm_session *s, int64_t t, const int *which, int n, sm_error *err) {
+    const float *frame = s->win[0];
+    int m = 0;
+    for (int k = 0; k < n; k++) {
+        obj *o = &s->objs[which[k]];
+        if (o->res.id >= 0 && o->lost && !o->prompted_now && !o->res.visible && o->seg.mask.w > 0) m++;
+    }
+    if (!m) return 0;
+    const sm__obj_prior **pri = malloc(sizeof *pri * (size_t)m);
+    sm__seg_out **outs = malloc(sizeof *outs * (size_t)m);
+    obj **objs = malloc(sizeof *objs * (size_t)m);
+    double *hx = malloc(sizeof(double) * SM__NET_HIST * (size_t)m), *hy = malloc(sizeof(double) * SM__NET_HIST * (size_t)m);
+    if (!pri || !outs || !objs || !hx || !hy) {
+        free(pri), free(outs), free(objs), free(hx), free(hy);
+        return sm_error_set(err, SM_ENOMEM, "session: out of memory");
+    }
+    int j = 0;
+    for (int k = 0; k < n; k++) {
+        obj *o = &s->objs[which[k]];
+        if (!(o->res.id >= 0 && o->lost && !o->prompted_now && !o->res.visible && o->seg.mask.w > 0)) continue;
+        sm__moments mo;
+        sm__mask_moments(o->seg.mask.m, o->seg.mask.w, o->seg.mask.h, &mo);
+        o->prior.x = o->seg.mask.x0 + mo.x, o->prior.y = o->seg.mask.y0 + mo.y;
+        o->prior.prev = NULL;
+        for (int h = 0; h < SM__NET_HIST; h++) {
+            int have = s->win_idx[h + 1] >= 0;
+            hx[j * SM__NET_HIST + h] = have ? o->prior.x : NAN, hy[j * SM__NET_HIST + h] = have ? o->prior.y : NAN;
+        }
+        pri[j] = &o->prior, outs[j] = &o->seg, objs[j] = o;
+        j++;
+    }
+    int n_win = 0;
+    while (n_win < SM__WINDOW && s->win_idx[n_win] >= 0) n_win++;
+    int rc = sm__net_segment_batch(s->net, (const float *const *)s->win, n_win, (const float *const *)s->ahead,
+                                   ahead_count(s), s->W, s->H, m, pri, hx, hy, outs, err);
+    for (int q = 0; rc == 0 && q < m; q++) {
+        obj *o = objs[q];
+        /* judged on the mean of the last three frames when there is one (the object at rest: x 1.7) */
+        const float *judge = s->mean3 && s->mean3_t == t ? s->mean3 : frame;
+        double ev = o->seg.mask.w > 0 ? mask_evidence(judge, s->W, s->H, &o->seg.mask, o->pol) : 0;
+        o->res.visible = o->seg.mask.w > 0 && o->seg.score >= 0.9 && ev >= (judge == frame ? 4.0 : 3.5);
+        if (o->res.visible) {
+            o->evidence = fmin(ev, 20.0);
+            o->frame_ev = ev;
+            measure(s, o, frame);
+        }
+    }
+    free(pri), free(outs), free(objs), free(hx), free(hy);
+    return rc;
 }
 
 /* Segments the objects in `which` (indices into s->objs) on the current frame (s->win[0], index t). */
@@ -484,12 +614,17 @@ static int process_frame(sm_session *s, int64_t t, const int *which, int n, sm_e
         }
         for (int k = 0; k < n; k++) {
             obj *o = &s->objs[which[k]];
-            o->use_net = o->res.id >= 0 && ((o->prompted_now && !o->auto_init) || (o->live && !o->lost && !o->prompted_now));
+            o->use_net = o->res.id >= 0 && (o->prompted_now || o->live);
             if (!o->use_net) continue;
             for (int h = 0; h < SM__NET_HIST; h++) {
                 hx[nb * SM__NET_HIST + h] = NAN, hy[nb * SM__NET_HIST + h] = NAN;
                 int64_t want = s->win_idx[h + 1];
                 if (o->prompted_now || want < 0) continue;
+                if (o->lost) {
+                    /* searched for where it was last seen, as if it had stayed there */
+                    hx[nb * SM__NET_HIST + h] = o->x, hy[nb * SM__NET_HIST + h] = o->y;
+                    continue;
+                }
                 for (int q = 0; q < 8 && q < o->hist_n; q++)
                     if (o->hist_t[q] == want) hx[nb * SM__NET_HIST + h] = o->hist_x[q], hy[nb * SM__NET_HIST + h] = o->hist_y[q];
             }
@@ -499,11 +634,29 @@ static int process_frame(sm_session *s, int64_t t, const int *which, int n, sm_e
         }
         int n_win = 0;
         while (n_win < SM__WINDOW && s->win_idx[n_win] >= 0) n_win++;
-        rc = sm__net_segment_batch(s->net, (const float *const *)s->win, n_win, s->W, s->H, nb, pri, hx, hy, outs, err);
+        rc = sm__net_segment_batch(s->net, (const float *const *)s->win, n_win, (const float *const *)s->ahead,
+                                   ahead_count(s), s->W, s->H, nb, pri, hx, hy, outs, err);
         free(pri), free(outs), free(hx), free(hy);
         if (rc < 0) return rc;
     } else {
         for (int k = 0; k < n; k++) s->objs[which[k]].use_net = 0;
+    }
+    /* an object lost for a few frames is searched for in the mean of the last three (it has usually come to
+     * rest after a hop, and the noise is independent between frames: contrast-to-noise x 1.7) */
+    const float *search_frame = frame;
+    int want_mean = 0;
+    for (int k = 0; k < n; k++) {
+        obj *o = &s->objs[which[k]];
+        if (o->res.id >= 0 && o->lost >= 3 && !o->prompted_now) want_mean = 1;
+    }
+    if (want_mean && s->win_idx[1] >= 0 && s->win_idx[2] >= 0) {
+        size_t np = (size_t)s->W * s->H;
+        if (!s->mean3 && !(s->mean3 = malloc(np * sizeof(float)))) return sm_error_set(err, SM_ENOMEM, "session: out of memory");
+        if (s->mean3_t != t) {
+            for (size_t i = 0; i < np; i++) s->mean3[i] = (s->win[0][i] + s->win[1][i] + s->win[2][i]) * (1.0f / 3);
+            s->mean3_t = t;
+        }
+        search_frame = s->mean3;
     }
 #pragma omp parallel for schedule(dynamic, 1)
     for (int k = 0; k < n; k++) {
@@ -513,8 +666,10 @@ static int process_frame(sm_session *s, int64_t t, const int *which, int n, sm_e
         int r = 0;
         /* lost objects are searched for by the classic segmenter in a growing window; a prompt the network
          * cannot resolve falls back to it too */
-        if (!o->use_net || (o->prompted_now && o->seg.mask.w == 0))
-            r = sm__classic_segment(frame, s->W, s->H, &o->prior, &o->seg, &e);
+        int net_refound = o->use_net && o->lost && !o->prompted_now && o->seg.mask.w > 0 && o->seg.score >= 0.9;
+        if (!o->use_net || (o->prompted_now && o->seg.mask.w == 0) || (o->lost && !o->prompted_now && !net_refound))
+            r = sm__classic_segment(o->lost >= 3 && !o->prompted_now ? search_frame : frame, s->W, s->H, &o->prior,
+                                    &o->seg, &e);
         if (r < 0) {
 #pragma omp critical
             {
@@ -525,22 +680,33 @@ static int process_frame(sm_session *s, int64_t t, const int *which, int n, sm_e
         }
         /* the network's objectness, checked against the image: a mask with no contrast under it has
          * drifted off its particle */
-        if (!o->use_net || o->prompted_now || !o->live) o->evidence = 10; /* a fresh start is trusted */
-        if (o->use_net && !o->prompted_now && o->seg.mask.w > 0) {
+        o->frame_ev = INFINITY;
+        if (net_refound) {
+            /* the network's own guess near where a lost object was: only with the image's clear support */
+            double ev = mask_evidence(frame, s->W, s->H, &o->seg.mask, o->pol);
+            o->evidence = fmin(ev, 20.0);
+            o->frame_ev = ev;
+            if (ev < 4.0) o->seg.score = fmin(o->seg.score, 0.2);
+        } else if (!o->use_net || o->prompted_now || !o->live || o->lost) o->evidence = 10; /* a fresh start is trusted */
+        if (o->use_net && !o->prompted_now && !o->lost && o->seg.mask.w > 0) {
             double ev = mask_evidence(frame, s->W, s->H, &o->seg.mask, o->pol);
             /* one faint frame is noise; a run of them is a mask that has left its particle */
             o->evidence = 0.7 * o->evidence + 0.3 * fmin(ev, 20.0);
+            o->frame_ev = ev;
             if (o->evidence < 2.0) o->seg.score = fmin(o->seg.score, 0.2);
         }
         double min_score = o->prompted_now ? 0.05 : s->opt.min_score;
         if (!o->prompted_now && o->lost) min_score = fmax(min_score, 0.9); /* re-finding needs a clear blob */
         o->res.visible = o->seg.mask.w > 0 && o->seg.score >= min_score;
+        /* an unconfirmed candidate for a lost object reports its score on the scale of the usual threshold */
+        if (!o->prompted_now && o->lost && !o->res.visible) o->seg.score *= s->opt.min_score / min_score;
         measure(s, o, frame);
     }
     if (fail) {
         if (err) *err = ferr;
         return ferr.code ? ferr.code : SM_EINTERNAL;
     }
+    if (s->net && (rc = second_look(s, t, which, n, err)) < 0) return rc;
     for (int k = 0; k < n; k++) {
         obj *o = &s->objs[which[k]];
         if (o->res.id < 0) {
@@ -670,7 +836,9 @@ static int auto_detect(sm_session *s, int64_t t, int initial, sm_error *err) {
         p.kind = SM_PROMPT_BOX;
         p.object_id = next_id++;
         p.frame = initial ? 0 : t + 1 < s->F ? t + 1 : t;
-        double mx = 0.15 * (d[i].x1 - d[i].x0) + 2, my = 0.15 * (d[i].y1 - d[i].y0) + 2;
+        /* the detector's box at 2.5 sigma of the smoothed frame is about the particle's; a little margin
+         * makes it a box as a person would draw it */
+        double mx = 0.06 * (d[i].x1 - d[i].x0) + 1, my = 0.06 * (d[i].y1 - d[i].y0) + 1;
         p.x0 = fmax(0, d[i].x0 - mx), p.y0 = fmax(0, d[i].y0 - my);
         p.x1 = fmin(s->W - 1, d[i].x1 + mx), p.y1 = fmin(s->H - 1, d[i].y1 + my);
         if (p.x1 - p.x0 < 1 || p.y1 - p.y0 < 1) continue;
@@ -680,8 +848,6 @@ static int auto_detect(sm_session *s, int64_t t, int initial, sm_error *err) {
             free(d);
             return rc;
         }
-        obj *added = find_obj(s, p.object_id, 0, NULL);
-        if (added) added->auto_init = 1;
     }
     free(d);
     return 0;
@@ -719,7 +885,7 @@ int sm_session_propagate(sm_session *s, sm_frame_callback cb, void *user, sm_err
             goto done;
         }
         for (int64_t t = Fb; t >= 0; t--) {
-            if ((rc = load_frame(s, t, err)) < 0) goto done;
+            if ((rc = load_frame(s, t, err)) < 0 || (rc = load_ahead(s, t, -1, err)) < 0) goto done;
             int n = 0;
             for (int i = 0; i < s->n_objs; i++)
                 if (s->objs[i].first_frame != INT64_MAX && s->objs[i].first_frame >= t) which[n++] = i;
@@ -747,7 +913,7 @@ int sm_session_propagate(sm_session *s, sm_frame_callback cb, void *user, sm_err
     }
     /* forward pass */
     for (int64_t t = 0; t < s->F; t++) {
-        if ((rc = load_frame(s, t, err)) < 0) goto done;
+        if ((rc = load_frame(s, t, err)) < 0 || (rc = load_ahead(s, t, 1, err)) < 0) goto done;
         if (s->opt.auto_detect && s->opt.redetect_every > 0 && t > 0 && t % s->opt.redetect_every == 0) {
             if ((rc = auto_detect(s, t, 0, err)) < 0) goto done;
             if (s->n_objs + 1 > cap_which) {

@@ -1,6 +1,6 @@
 /* Sessions on synthetic clips (tests/model/synth.h) with the classic method: accuracy against the
  * analytic ground truth, backward propagation from a prompt on a later frame, an object leaving and
- * re-entering the field, a correcting prompt, automatic mode, frame order and cancelling. */
+ * re-entering the field, a hop, a correcting prompt, automatic mode, frame order and cancelling. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -188,6 +188,22 @@ int main(void) {
     SM_CHECK("visible before leaving", in_ok);
     SM_CHECK("no mask and low objectness while outside the field", gone_ok);
     SM_CHECK("found again after re-entering (IoU > 0.7)", back_ok);
+
+    /* a hop: a disk at contrast-to-noise 1.0 jumps 30 px (three radii, out of its search window) on frame 12
+     * and rests there; it is found again within five frames, at the new place */
+    static clip hop;
+    hop.n = 1, hop.noise = 1.0, hop.edge = 1.2, hop.seed = 21;
+    for (int t = 0; t < F; t++) hop.obj[t][0] = (synth_obj){.x = 60, .y = t < 12 ? 60 : 90, .r = 9, .amp = -1.0};
+    p[0] = box_around(1, 0, &hop.obj[0][0]);
+    rc = run_session(&hop, p, 1, 0, &u, -1);
+    SM_CHECK("hop clip propagates", rc == 0);
+    {
+        int before = 0, after = 0;
+        for (int t = 0; t < 12; t++) before += u.visible[0][t] && u.err[0][t] < 1.5;
+        for (int t = 17; t < F; t++) after += u.visible[0][t] && u.err[0][t] < 1.5;
+        SM_CHECKF("before the hop: followed on all 12 frames", before == 12, "%d/12", before);
+        SM_CHECKF("after the hop: found again by frame 17 and followed", after == F - 17, "%d/%d", after, F - 17);
+    }
 
     /* automatic mode finds both disks of the first clip */
     rc = run_session(&c, NULL, 0, 1, &u, -1);

@@ -1,5 +1,6 @@
 /* Training: a tiny run on simulated clips is reproducible from its seed (bit-identical weights), writes its
- * log and checkpoint, resumes from the checkpoint, and rejects bad configurations. */
+ * log and checkpoint, resumes from the checkpoint, and rejects bad configurations. A network with frames
+ * ahead in its input trains, loads, and runs in a session that reads every frame once. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,21 @@ static int __attribute__((unused)) same_file(const char *a, const char *b) {
     free(x);
     free(y);
     return same;
+}
+
+/* A reader of noise frames with one dark disk that counts how often each frame is read. */
+#define RW 96
+#define RF 12
+static int reads[RF];
+static int count_reader(void *user, int64_t i, float *out, sm_error *err) {
+    (void)user, (void)err;
+    reads[i]++;
+    sm_rng r;
+    sm_rng_seed_stream(&r, 3, (uint64_t)i);
+    for (int y = 0; y < RW; y++)
+        for (int x = 0; x < RW; x++)
+            out[y * RW + x] = (float)(100 + 5 * sm_rng_normal(&r) - ((x - 40 - i) * (x - 40 - i) + (y - 50) * (y - 50) < 64 ? 15 : 0));
+    return 0;
 }
 
 static int count_lines(const char *path) {
@@ -83,6 +99,58 @@ int main(void) {
     SM_CHECKF("resume from the checkpoint runs", rc == 0, "%s", err.msg);
     snprintf(path, sizeof path, "%s.log.csv", w1);
     SM_CHECKF("resume at the end adds no step", count_lines(path) == 5, "%d lines", count_lines(path));
+    /* frames ahead: 11 input channels, and a session reads each frame once */
+    fp = fopen(cfg, "w");
+    fprintf(fp, "{\"seed\": 5, \"net\": {\"base\": 2, \"future\": 2}, \"steps\": 2, \"batch\": 2, \"warmup\": 1,"
+                " \"val_every\": 2, \"val_samples\": 1, \"checkpoint_every\": 2, \"log_every\": 1,"
+                " \"clip\": {\"size\": 64, \"frames\": 8, \"pool\": 1, \"refresh\": 100}}");
+    fclose(fp);
+    rc = sm_model_train(cfg, w2, 0, 0, NULL, NULL, &err);
+    SM_CHECKF("training with 2 frames ahead runs", rc == 0, "%s", err.msg);
+    if (sm_nn_st_read(w2, &a, &err) == 0) {
+        const char *dt;
+        int nd;
+        const int64_t *sh;
+        const void *d;
+        size_t nb;
+        int j = sm_nn_st_find(a, "enc1a.conv.weight");
+        SM_CHECK("first convolution takes 9 + 2 channels",
+                 j >= 0 && sm_nn_st_tensor(a, j, &dt, &nd, &sh, &d, &nb) && nd == 4 && sh[1] == 11);
+        sm_nn_st_destroy(a);
+    }
+    sm_model *m = NULL;
+    SM_CHECKF("weights with frames ahead load", sm_model_load(&m, w2, &err) == 0, "%s", err.msg);
+    if (m) {
+        sm_segment_options o;
+        sm_segment_options_default(&o);
+        o.method = SM_METHOD_NET, o.model = m;
+        sm_session *s = NULL;
+        memset(reads, 0, sizeof reads);
+        sm_prompt p = {.kind = SM_PROMPT_BOX, .object_id = 1, .frame = 0, .x0 = 30, .y0 = 40, .x1 = 50, .y1 = 60};
+        rc = sm_session_open_reader(&s, RW, RW, RF, count_reader, NULL, &o, &err);
+        if (rc == 0) rc = sm_session_add_prompt(s, &p, &err);
+        if (rc == 0) rc = sm_session_propagate(s, NULL, NULL, &err);
+        SM_CHECKF("session with frames ahead propagates", rc == 0, "%s", err.msg);
+        int once = 1;
+        for (int i = 0; i < RF; i++) once &= reads[i] == 1;
+        SM_CHECK("each frame read once in a forward pass", once);
+        sm_session_close(s);
+        /* a prompt on frame 6: the backward pass (6..0) and the forward pass each read a frame once */
+        memset(reads, 0, sizeof reads);
+        p.frame = 6;
+        rc = sm_session_open_reader(&s, RW, RW, RF, count_reader, NULL, &o, &err);
+        if (rc == 0) rc = sm_session_add_prompt(s, &p, &err);
+        if (rc == 0) rc = sm_session_propagate(s, NULL, NULL, &err);
+        int twice = rc == 0;
+        for (int i = 0; i < RF; i++) twice &= reads[i] == (i <= 6 ? 2 : 1);
+        SM_CHECK("with a backward pass, frames 0..6 read twice and the rest once", twice);
+        sm_session_close(s);
+        sm_model_destroy(m);
+    }
+    fp = fopen(cfg, "w");
+    fprintf(fp, "{\"net\": {\"future\": 5}}");
+    fclose(fp);
+    SM_CHECK("more than 4 frames ahead rejected", sm_model_train(cfg, w1, 0, 0, NULL, NULL, &err) == SM_EFORMAT);
     /* bad configurations */
     fp = fopen(cfg, "w");
     fprintf(fp, "{\"batch\": 0}");
