@@ -7,7 +7,8 @@
  * classic method propagate them; the truth label stacks go through the same tracking and statistics.
  * Per preset: mean IoU and J&F (optimal matching, src/metrics), centroid error median and 95th percentile
  * (px), ID switches (CLEAR, mask IoU >= 0.5), relative error of the ensemble D against the D of the
- * simulator's exact positions through the same statistics (drift subtracted).
+ * simulator's exact positions through the same statistics (drift subtracted). The network also runs in
+ * automatic mode (no prompts), scored against every truth particle.
  * Speed: a 1024x1024 video of 100 frames with 5 prompted particles through sm_segment_video (read TIFF,
  * segment, refine, write masks.tif and tracks.csv), frames/s and peak RSS.
  * Usage: bench_model OUT.md   (env SAMEM_BENCH_QUICK=1: 6 videos of 30 frames; SAMEM_WEIGHTS: weights). */
@@ -39,8 +40,9 @@ static const vid videos[] = {
     {"thin", "mixed", "brownian", 1024},     {"medium", "mixed", "brownian", 1024}, {"thick", "mixed", "brownian", 1024},
 };
 #define N_VIDEOS (int)(sizeof videos / sizeof videos[0])
-enum { M_NET, M_CLASSIC, M_GT, N_METHODS };
-static const char *method_names[N_METHODS] = {"samem network", "classic baseline", "ground-truth masks"};
+enum { M_NET, M_CLASSIC, M_GT, M_AUTO, N_METHODS };
+static const char *method_names[N_METHODS] = {"samem network", "classic baseline", "ground-truth masks",
+                                              "samem network, --auto (no prompts)"};
 
 /* A growing list of finite samples (px), for medians and percentiles. */
 typedef struct samples {
@@ -225,8 +227,9 @@ int main(int argc, char **argv) {
         sm_prompt *prompts;
         int np;
         if (prompts_from_truth(gt, &prompts, &np, &err) < 0) return 2;
-        static uint8_t keep[65536];
+        static uint8_t keep[65536], keep_all[65536];
         memset(keep, 0, sizeof keep);
+        memset(keep_all, 1, sizeof keep_all);
         for (int i = 0; i < np; i++) keep[prompts[i].object_id] = 1;
         n_prompted += np;
         double Dtrue = NAN;
@@ -248,17 +251,18 @@ int main(int argc, char **argv) {
         for (int m = 0; m < N_METHODS; m++) {
             sm_tracks *tr = NULL;
             const char *pred = gt;
-            if (m == M_NET && !model) continue;
+            if ((m == M_NET || m == M_AUTO) && !model) continue;
             if (m != M_GT) {
                 sm_segment_options opt;
                 sm_segment_options_default(&opt);
-                opt.method = m == M_NET ? SM_METHOD_NET : SM_METHOD_CLASSIC;
+                opt.method = m == M_CLASSIC ? SM_METHOD_CLASSIC : SM_METHOD_NET;
                 opt.model = model;
-                snprintf(out, sizeof out, "%s/%s", dir, m == M_NET ? "net" : "classic");
+                opt.auto_detect = m == M_AUTO;
+                snprintf(out, sizeof out, "%s/%s", dir, m == M_NET ? "net" : m == M_AUTO ? "auto" : "classic");
                 sm_video *v;
                 if (sm_video_open(&v, video, &err) < 0) return 2;
                 sm_segment_stats st;
-                if (sm_segment_video(v, prompts, np, &opt, out, 1, &tr, &st, &err) < 0) {
+                if (sm_segment_video(v, m == M_AUTO ? NULL : prompts, m == M_AUTO ? 0 : np, &opt, out, 1, &tr, &st, &err) < 0) {
                     fprintf(stderr, "bench_model: %s\n", err.msg);
                     return 2;
                 }
@@ -292,7 +296,7 @@ int main(int argc, char **argv) {
             }
             /* centres in tracks.csv (refined; for the truth masks: their measured centroids) against the exact
              * positions; prompt ids are the truth labels, which linking with keep_ids keeps */
-            for (int64_t i = 0; i < tr->n && gt_all; i++)
+            for (int64_t i = 0; i < tr->n && gt_all && m != M_AUTO; i++)
                 for (int64_t j = 0; j < gt_all->n; j++)
                     if (gt_all->frame[j] == tr->frame[i] && gt_all->particle[j] == tr->particle[i]) {
                         if (gt_all->visible[j] == 1 && !tr->border[i]) {
@@ -301,12 +305,12 @@ int main(int argc, char **argv) {
                         }
                         break;
                     }
-            if (score(pred, gt, keep, &A[pi][m], &err) < 0) {
+            if (score(pred, gt, m == M_AUTO ? keep_all : keep, &A[pi][m], &err) < 0) {
                 fprintf(stderr, "bench_model: scoring: %s\n", err.msg);
                 return 2;
             }
             A[pi][m].videos++;
-            if (isfinite(Dtrue)) {
+            if (isfinite(Dtrue) && m != M_AUTO) {
                 double D = ensemble_D(tr, &cfg);
                 if (isfinite(D)) A[pi][m].drel_sum += fabs(D / Dtrue - 1), A[pi][m].drel_n++;
             }
@@ -366,7 +370,9 @@ int main(int argc, char **argv) {
                 "measured centroids); fit's own error: the median 2-D 1-sigma error the refinement reports from its "
                 "covariance, the Cramer-Rao-type limit at that noise for the fitted model; ID switches summed (CLEAR, mask IoU >= 0.5); rel. error of D: |D/D_ref - 1| of the ensemble "
                 "D (GLS on the EA-TA-MSD, drift subtracted), averaged over videos, D_ref from the simulator's exact "
-                "positions through the same statistics.\n\n");
+                "positions through the same statistics. The --auto row finds the particles itself and is scored "
+                "against every particle of the truth, those that enter later included (optimal matching, so its ids "
+                "need not be the truth's; no centre or D columns for it).\n\n");
     fprintf(fp, "| preset | method | videos | mean IoU | J&F | mask centroid err median | p95 | refined centre err median | p95 | fit's own error (CRB) median | ID switches | rel. error of D | segment frames/s |\n");
     fprintf(fp, "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (int p = 0; p < 3; p++)
