@@ -6,42 +6,18 @@
  * 2 * 2/(4 + 4 - 2) / 8 * 4 = 1/3). Point tracks with one switch, and exit codes for bad input. */
 #include <cjson/cJSON.h>
 #include <math.h>
-#include <stdint.h>
 #include <stdlib.h>
-#include <tiffio.h>
 
-#include "samem/common.h"
-#include "test.h"
+#include "cli_helpers.h"
 
 #define W 32
 #define H 16
 #define NF 4
 
-static int write_stack(const char *path, int w, int (*value)(int f, int x, int y)) {
-    TIFF *t = TIFFOpen(path, "w");
-    if (!t) return -1;
-    uint16_t *buf = malloc((size_t)w * H * 2);
-    for (int f = 0; f < NF; f++) {
-        TIFFSetField(t, TIFFTAG_IMAGEWIDTH, w);
-        TIFFSetField(t, TIFFTAG_IMAGELENGTH, H);
-        TIFFSetField(t, TIFFTAG_BITSPERSAMPLE, 16);
-        TIFFSetField(t, TIFFTAG_SAMPLESPERPIXEL, 1);
-        TIFFSetField(t, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_MINISBLACK);
-        TIFFSetField(t, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG);
-        TIFFSetField(t, TIFFTAG_ROWSPERSTRIP, H);
-        TIFFSetField(t, TIFFTAG_SUBFILETYPE, FILETYPE_PAGE);
-        TIFFSetField(t, TIFFTAG_PAGENUMBER, f, NF);
-        for (int y = 0; y < H; y++)
-            for (int x = 0; x < w; x++) buf[y * w + x] = (uint16_t)value(f, x, y);
-        if (TIFFWriteEncodedStrip(t, 0, buf, (tmsize_t)w * H * 2) < 0 || !TIFFWriteDirectory(t)) {
-            free(buf);
-            TIFFClose(t);
-            return -1;
-        }
-    }
-    free(buf);
-    TIFFClose(t);
-    return 0;
+/* NF pages of w x H uint16 labels */
+static int write_labels(const char *path, int w, double (*value)(int f, int x, int y)) {
+    sm_test_stack s = {.width = w, .height = H, .frames = NF, .bits = 16, .value = value};
+    return sm_test_write_stack(path, &s);
 }
 
 static int obj(int x, int y) {
@@ -49,8 +25,8 @@ static int obj(int x, int y) {
     if (y >= 6 && y < 11 && x >= 18 && x < 24) return 2;
     return 0;
 }
-static int gt(int f, int x, int y) { (void)f; return obj(x, y); }
-static int pred(int f, int x, int y) {
+static double gt(int f, int x, int y) { (void)f; return obj(x, y); }
+static double pred(int f, int x, int y) {
     int o = obj(x, y);
     return o && f >= 2 ? 3 - o : o;
 }
@@ -62,32 +38,20 @@ static double num(cJSON *root, const char *key) {
 
 static int near(double a, double b) { return fabs(a - b) < 1e-9; }
 
-static cJSON *load(const char *path) {
-    char *text = NULL;
-    size_t len;
-    sm_error err = {0};
-    if (sm_read_text_file(path, 1 << 20, &text, &len, &err) < 0) return NULL;
-    cJSON *r = cJSON_Parse(text);
-    free(text);
-    return r;
-}
-
 int main(void) {
-    const char *bin = getenv("SAMEM_BIN");
-    if (!bin) return 1;
-    char gp[2048], pp[2048], js[2048], small[2048], tg[2048], tp[2048], cmd[8192];
+    if (!sm_test_samem_ready()) return sm_test_report();
+    char gp[2048], pp[2048], js[2048], small[2048], tg[2048], tp[2048];
     sm_test_tmp_path(gp, sizeof gp, "gt.tif");
     sm_test_tmp_path(pp, sizeof pp, "pred.tif");
     sm_test_tmp_path(js, sizeof js, "scores.json");
     sm_test_tmp_path(small, sizeof small, "small.tif");
     sm_test_tmp_path(tg, sizeof tg, "gt.csv");
     sm_test_tmp_path(tp, sizeof tp, "pred.csv");
-    SM_CHECK("stacks written with libtiff", write_stack(gp, W, gt) == 0 && write_stack(pp, W, pred) == 0 &&
-             write_stack(small, W - 1, gt) == 0);
+    SM_CHECK("stacks written with libtiff", write_labels(gp, W, gt) == 0 && write_labels(pp, W, pred) == 0 &&
+             write_labels(small, W - 1, gt) == 0);
 
-    snprintf(cmd, sizeof cmd, "%s eval %s %s --json %s > /dev/null", bin, pp, gp, js);
-    SM_CHECK("samem eval exits 0", sm_test_system(cmd) == 0);
-    cJSON *r = load(js);
+    SM_CHECK("samem eval exits 0", sm_test_samem("/dev/null", NULL, "eval %s %s --json %s", pp, gp, js) == 0);
+    cJSON *r = cJSON_Parse(sm_test_slurp(js));
     SM_CHECK("JSON parses", r != NULL);
     const char *keys[] = {"iou_mean", "dice_mean", "jf_mean", "centroid_err_median", "centroid_err_rmse",
                           "id_switches", "mota", "idf1", "hota"};
@@ -104,34 +68,27 @@ int main(void) {
     SM_CHECK("JSON has 19 per-alpha HOTA values", cJSON_IsArray(ha) && cJSON_GetArraySize(ha) == 19);
     cJSON_Delete(r);
 
-    snprintf(cmd, sizeof cmd, "%s eval %s %s --match id --json %s > /dev/null", bin, pp, gp, js);
-    SM_CHECK("samem eval --match id exits 0", sm_test_system(cmd) == 0);
-    r = load(js);
+    SM_CHECK("samem eval --match id exits 0",
+             sm_test_samem("/dev/null", NULL, "eval %s %s --match id --json %s", pp, gp, js) == 0);
+    r = cJSON_Parse(sm_test_slurp(js));
     SM_CHECKF("matching by id: IoU 0.5", r && near(num(r, "iou_mean"), 0.5), "iou=%g", r ? num(r, "iou_mean") : -1);
     cJSON_Delete(r);
 
     /* point tracks: truth 1 at (10, 5) over frames 0..3; prediction ids 7, 7, 8, 8 at (11, 5) */
-    FILE *fp = fopen(tg, "w");
-    fprintf(fp, "frame,particle,x,y\n");
-    for (int f = 0; f < 4; f++) fprintf(fp, "%d,1,10,5\n", f);
-    fclose(fp);
-    fp = fopen(tp, "w");
-    fprintf(fp, "frame,particle,x,y\n");
-    for (int f = 0; f < 4; f++) fprintf(fp, "%d,%d,11,5\n", f, f < 2 ? 7 : 8);
-    fclose(fp);
-    snprintf(cmd, sizeof cmd, "%s eval %s %s --tracks-pred %s --tracks-gt %s --radius 2 --json %s > /dev/null", bin, pp,
-             gp, tp, tg, js);
-    SM_CHECK("samem eval with point tracks exits 0", sm_test_system(cmd) == 0);
-    r = load(js);
+    SM_CHECK("point track CSVs written",
+             sm_test_write_text(tg, "frame,particle,x,y\n0,1,10,5\n1,1,10,5\n2,1,10,5\n3,1,10,5\n") == 0 &&
+                 sm_test_write_text(tp, "frame,particle,x,y\n0,7,11,5\n1,7,11,5\n2,8,11,5\n3,8,11,5\n") == 0);
+    SM_CHECK("samem eval with point tracks exits 0",
+             sm_test_samem("/dev/null", NULL, "eval %s %s --tracks-pred %s --tracks-gt %s --radius 2 --json %s", pp, gp,
+                           tp, tg, js) == 0);
+    r = cJSON_Parse(sm_test_slurp(js));
     SM_CHECKF("point tracks: IDSW 1, MOTA 0.75, IDF1 0.5", r && near(num(r, "id_switches"), 1) && near(num(r, "mota"), 0.75) &&
               near(num(r, "idf1"), 0.5), "idsw=%g mota=%g", r ? num(r, "id_switches") : -1, r ? num(r, "mota") : -1);
     cJSON_Delete(r);
 
-    snprintf(cmd, sizeof cmd, "%s eval %s %s 2>/dev/null >/dev/null", bin, small, gp);
-    SM_CHECK("stacks of different sizes: exit 2", sm_test_system(cmd) == 2);
-    snprintf(cmd, sizeof cmd, "%s eval %s %s --tracks-pred %s 2>/dev/null >/dev/null", bin, pp, gp, tp);
-    SM_CHECK("--tracks-pred without --tracks-gt: exit 1", sm_test_system(cmd) == 1);
-    snprintf(cmd, sizeof cmd, "%s eval %s 2>/dev/null >/dev/null", bin, pp);
-    SM_CHECK("one positional: exit 1", sm_test_system(cmd) == 1);
+    SM_CHECK("stacks of different sizes: exit 2", sm_test_samem("/dev/null", "/dev/null", "eval %s %s", small, gp) == 2);
+    SM_CHECK("--tracks-pred without --tracks-gt: exit 1",
+             sm_test_samem("/dev/null", "/dev/null", "eval %s %s --tracks-pred %s", pp, gp, tp) == 1);
+    SM_CHECK("one positional: exit 1", sm_test_samem("/dev/null", "/dev/null", "eval %s", pp) == 1);
     return sm_test_report();
 }

@@ -5,20 +5,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "cli_helpers.h"
 #include "model/net_internal.h"
 #include "samem/io.h"
 #include "samem/model.h"
 #include "samem/tracks.h"
 #include "synth.h"
-#include "test.h"
 
-static int run(const char *fmt, const char *a, const char *b) {
-    char cmd[16384];
-    char tail[16384];
-    snprintf(tail, sizeof tail, fmt, a, b);
-    snprintf(cmd, sizeof cmd, "%s %s >/dev/null 2>&1", getenv("SAMEM_BIN"), tail);
-    return sm_test_system(cmd);
-}
+/* samem("segment %s", video) runs `samem segment VIDEO` with its output discarded (only exit codes are checked
+ * here); returns the exit status. */
+#define samem(...) sm_test_samem("/dev/null", "/dev/null", __VA_ARGS__)
 
 int main(void) {
     sm_error err = {0};
@@ -39,17 +35,16 @@ int main(void) {
         sm_tiff_writer_write(tw, frame, &err);
     }
     SM_CHECK("video committed", sm_tiff_writer_commit(tw, &err) == 0);
-    const char *bin = getenv("SAMEM_BIN");
-    SM_CHECK("SAMEM_BIN is set", bin && *bin);
+    sm_test_samem_ready();
 
-    SM_CHECK("segment without arguments: exit 1", run("segment", "", "") == 1);
-    SM_CHECK("segment without prompts: exit 1", run("segment %s -o %s", video, out) == 1);
-    SM_CHECK("segment with a bad box: exit 1", run("segment %s --box 1:1,2,3 -o %s", video, out) == 1);
-    SM_CHECK("segment with an unknown method: exit 1", run("segment %s --point 1:30,48 --method magic -o %s", video, out) == 1);
-    SM_CHECK("segment of a missing video: exit 2", run("segment %s/none.tif --point 1:30,48 -o %s", dir, out) == 2);
-    SM_CHECK("segment with missing weights: exit 2", run("segment %s --point 1:30,48 --method net --weights /nonexistent.safetensors -o %s", video, out) == 2);
-    SM_CHECK("segment with a prompt past the end: exit 2", run("segment %s --point 1:30,48 --frame 99 -o %s", video, out) == 2);
-    SM_CHECK("segment classic: exit 0", run("segment %s --box 1:20,38,40,58 --method classic --quiet -o %s", video, out) == 0);
+    SM_CHECK("segment without arguments: exit 1", samem("segment") == 1);
+    SM_CHECK("segment without prompts: exit 1", samem("segment %s -o %s", video, out) == 1);
+    SM_CHECK("segment with a bad box: exit 1", samem("segment %s --box 1:1,2,3 -o %s", video, out) == 1);
+    SM_CHECK("segment with an unknown method: exit 1", samem("segment %s --point 1:30,48 --method magic -o %s", video, out) == 1);
+    SM_CHECK("segment of a missing video: exit 2", samem("segment %s/none.tif --point 1:30,48 -o %s", dir, out) == 2);
+    SM_CHECK("segment with missing weights: exit 2", samem("segment %s --point 1:30,48 --method net --weights /nonexistent.safetensors -o %s", video, out) == 2);
+    SM_CHECK("segment with a prompt past the end: exit 2", samem("segment %s --point 1:30,48 --frame 99 -o %s", video, out) == 2);
+    SM_CHECK("segment classic: exit 0", samem("segment %s --box 1:20,38,40,58 --method classic --quiet -o %s", video, out) == 0);
     snprintf(path, sizeof path, "%s/masks.tif", out);
     sm_video *v;
     int rc = sm_video_open(&v, path, &err);
@@ -83,7 +78,7 @@ int main(void) {
         SM_CHECK("tracks.csv: one row per frame with score, x_err and sub-pixel x", ok);
         sm_tracks_destroy(tr);
     }
-    SM_CHECK("segment --auto: exit 0", run("segment %s --auto --method classic --quiet -o %s", video, out) == 0);
+    SM_CHECK("segment --auto: exit 0", samem("segment %s --auto --method classic --quiet -o %s", video, out) == 0);
 
     /* weights: a tiny network saved with samem metadata loads; the CLI runs it */
     sm__net_config c;
@@ -110,9 +105,7 @@ int main(void) {
     sm_test_tmp_path(path, sizeof path, "plain.safetensors");
     SM_CHECK("plain safetensors saved", sm_nn_save(g.net, path, NULL, &err) == 0);
     SM_CHECK("safetensors without samem metadata: SM_EFORMAT", sm_model_load(&m, path, &err) == SM_EFORMAT && m == NULL);
-    FILE *fp = fopen(path, "wb");
-    fputs("garbage, not a safetensors file", fp);
-    fclose(fp);
+    sm_test_write_text(path, "garbage, not a safetensors file");
     SM_CHECK("garbage weights fail", sm_model_load(&m, path, &err) < 0 && m == NULL);
     sm_nn_destroy(g.net);
     /* the shipped weights (tests run from the source tree) */
@@ -126,17 +119,14 @@ int main(void) {
             sm_model_destroy(m);
         }
     }
-    char cmd[16384];
-    snprintf(cmd, sizeof cmd, "%s segment %s --point 1:30,48 --method net --quiet --weights %s -o %s >/dev/null 2>&1", bin, video, wts, out);
-    SM_CHECK("segment --method net with tiny weights: exit 0", sm_test_system(cmd) == 0);
+    SM_CHECK("segment --method net with tiny weights: exit 0",
+             samem("segment %s --point 1:30,48 --method net --quiet --weights %s -o %s", video, wts, out) == 0);
 
-    SM_CHECK("train with a missing config: exit 2", run("train --config %s/none.json -o %s/w.safetensors", dir, dir) == 2);
+    SM_CHECK("train with a missing config: exit 2", samem("train --config %s/none.json -o %s/w.safetensors", dir, dir) == 2);
     sm_test_tmp_path(path, sizeof path, "bad.json");
-    fp = fopen(path, "w");
-    fputs("{\"steps\": -5}", fp);
-    fclose(fp);
-    SM_CHECK("train with a bad config: exit 2", run("train --config %s -o %s/w.safetensors --quiet", path, dir) == 2);
-    SM_CHECK("train without -o: exit 1", run("train --config %s %s", path, "") == 1);
+    sm_test_write_text(path, "{\"steps\": -5}");
+    SM_CHECK("train with a bad config: exit 2", samem("train --config %s -o %s/w.safetensors --quiet", path, dir) == 2);
+    SM_CHECK("train without -o: exit 1", samem("train --config %s", path) == 1);
     free(frame);
     return sm_test_report();
 }

@@ -6,20 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_helpers.h"
 #include "samem/tracks.h"
 #include "stats/sim_tracks.h"
-#include "test.h"
-
-static int exists(const char *p) {
-    FILE *f = fopen(p, "rb");
-    if (f) fclose(f);
-    return f != NULL;
-}
 
 int main(void) {
-    const char *bin = getenv("SAMEM_BIN");
-    SM_CHECK("SAMEM_BIN is set", bin && *bin);
-    if (!bin) return sm_test_report();
+    if (!sm_test_samem_ready()) return sm_test_report();
     sim_params sp = {0};
     sp.tracks = 40;
     sp.steps = 100;
@@ -31,39 +23,32 @@ int main(void) {
     sp.sigma_theta = 0.02;
     sp.seed = 3;
     sm_tracks *t = sim_brownian(&sp);
-    char csv[1024], dir[1024], cmd[4096], p[1200];
+    char csv[1024], dir[1024], p[1200];
     sm_test_tmp_path(csv, sizeof csv, "tracks.csv");
     sm_test_tmp_path(dir, sizeof dir, "out");
     sm_error err = {0};
     SM_CHECKF("tracks.csv written", sm_tracks_write_csv(t, csv, SM_COL_ANGLE, &err) == 0, "%s", err.msg);
     sm_tracks_destroy(t);
-    snprintf(cmd, sizeof cmd, "%s analyze %s --px 0.5 --dt 0.1 --lags 1,3 --quiet -o %s", bin, csv, dir);
-    SM_CHECK("samem analyze exits 0", sm_test_system(cmd) == 0);
+    SM_CHECK("samem analyze exits 0",
+             sm_test_samem(NULL, NULL, "analyze %s --px 0.5 --dt 0.1 --lags 1,3 --quiet -o %s", csv, dir) == 0);
     const char *files[] = {"stats.json", "msd.csv", "report.html", "plots/msd.png", "plots/msd.svg", "plots/trajectories.png",
                            "plots/vanhove.png", "plots/vacf.png", "plots/angular_msd.png"};
     for (int i = 0; i < 9; i++) {
         snprintf(p, sizeof p, "%s/%s", dir, files[i]);
         char name[256];
         snprintf(name, sizeof name, "writes %s", files[i]);
-        SM_CHECK(name, exists(p));
+        SM_CHECK(name, sm_test_exists(p));
     }
     snprintf(p, sizeof p, "%s/stats.json", dir);
-    char *text = NULL;
-    size_t len;
-    double D = NAN;
-    if (sm_read_text_file(p, 1 << 26, &text, &len, NULL) == 0) {
-        char *e = strstr(text, "\"ensemble\"");
-        char *d = e ? strstr(e, "\"D\":") : NULL;
-        if (d) D = strtod(d + 4, NULL);
-    }
+    const char *stats = sm_test_slurp(p);
+    const char *ensemble = strstr(stats, "\"ensemble\"");
+    const char *d = ensemble ? strstr(ensemble, "\"D\":") : NULL;
+    double D = d ? strtod(d + 4, NULL) : NAN;
     SM_CHECKF("stats.json ensemble D in nm^2/s within 8% of the simulated 500", fabs(D / 500 - 1) < 0.08, "D=%.2f", D);
-    SM_CHECK("stats.json says nm", text && strstr(text, "\"length\":\t\"nm\""));
-    free(text);
-    snprintf(cmd, sizeof cmd, "%s analyze %s --drift sideways -o %s 2>/dev/null", bin, csv, dir);
-    SM_CHECK("bad --drift value exits 1", sm_test_system(cmd) == 1);
-    snprintf(cmd, sizeof cmd, "%s analyze %s 2>/dev/null", bin, csv);
-    SM_CHECK("missing -o exits 1", sm_test_system(cmd) == 1);
-    snprintf(cmd, sizeof cmd, "%s analyze %s/nope.csv -o %s 2>/dev/null", bin, dir, dir);
-    SM_CHECK("missing input exits 2", sm_test_system(cmd) == 2);
+    SM_CHECK("stats.json says nm", strstr(stats, "\"length\":\t\"nm\""));
+    SM_CHECK("bad --drift value exits 1",
+             sm_test_samem(NULL, "/dev/null", "analyze %s --drift sideways -o %s", csv, dir) == 1);
+    SM_CHECK("missing -o exits 1", sm_test_samem(NULL, "/dev/null", "analyze %s", csv) == 1);
+    SM_CHECK("missing input exits 2", sm_test_samem(NULL, "/dev/null", "analyze %s/nope.csv -o %s", dir, dir) == 2);
     return sm_test_report();
 }

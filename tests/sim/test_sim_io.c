@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_helpers.h"
 #include "samem/io.h"
 #include "samem/sim.h"
-#include "test.h"
 
 static sm_sim_config small_config(void) {
     sm_sim_config c;
@@ -132,9 +132,8 @@ static void test_writer(void) {
 static void test_config(void) {
     char path[1024];
     sm_test_tmp_path(path, sizeof path, "simcfg.json");
-    FILE *fp = fopen(path, "w");
-    fprintf(fp, "{\"preset\": \"thick\", \"dose_e_per_a2\": 2.5, \"shape\": \"rod\", \"motion\": \"fbm\", \"bits\": 16}");
-    fclose(fp);
+    sm_test_write_text(path,
+                       "{\"preset\": \"thick\", \"dose_e_per_a2\": 2.5, \"shape\": \"rod\", \"motion\": \"fbm\", \"bits\": 16}");
     sm_sim_config c;
     sm_error err = {0};
     sm_sim_config_preset(&c, "thin", NULL);
@@ -142,9 +141,7 @@ static void test_config(void) {
     SM_CHECKF("config: JSON with preset, numbers and names loads", rc == 0, "%s", err.msg);
     SM_CHECK("config: JSON values applied over the preset",
              c.liquid_thickness_nm == 150 && c.dose_e_per_a2 == 2.5 && c.shape == SM_SIM_ROD && c.motion == SM_SIM_FBM && c.bits == 16);
-    fp = fopen(path, "w");
-    fprintf(fp, "{\"dose\": 2}");
-    fclose(fp);
+    sm_test_write_text(path, "{\"dose\": 2}");
     rc = sm_sim_config_from_json(&c, path, &err);
     SM_CHECKF("config: unknown key is a format error naming it", rc == SM_EFORMAT && strstr(err.msg, "dose"), "%s", err.msg);
     rc = sm_sim_config_set(&c, "psf_sigma_max_px", "99", &err);
@@ -169,32 +166,31 @@ static void test_config(void) {
 }
 
 static void test_cli(void) {
-    const char *bin = getenv("SAMEM_BIN");
-    if (!bin || access(bin, X_OK) != 0) {
+    if (!sm_test_samem_bin()) {
         printf("skip CLI checks (SAMEM_BIN not built)\n");
         return;
     }
-    char dir[1024], cmd[4096], path[1200];
+    char dir[1024], path[1200];
     sm_test_tmp_path(dir, sizeof dir, "simcli");
-    snprintf(cmd, sizeof cmd, "%s sim -o %s --frames 3 --size 64x48 --particles 2 --shape hexagon --seed 4 --quiet", bin, dir);
-    SM_CHECK("cli: samem sim exits 0", sm_test_system(cmd) == 0);
+    SM_CHECK("cli: samem sim exits 0",
+             sm_test_samem(NULL, NULL, "sim -o %s --frames 3 --size 64x48 --particles 2 --shape hexagon --seed 4 --quiet",
+                           dir) == 0);
     const char *files[] = {"video.tif", "gt_labels.tif", "gt_tracks.csv", "truth.json", "preview.png"};
     int all = 1;
     for (int i = 0; i < 5; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, files[i]);
-        all &= access(path, R_OK) == 0;
+        all &= sm_test_exists(path);
     }
     SM_CHECK("cli: writes video.tif, gt_labels.tif, gt_tracks.csv, truth.json, preview.png", all);
-    snprintf(cmd, sizeof cmd, "%s sim -o %s/png --frames 2 --size 40 --format png --set bits=16 --quiet", bin, dir);
-    SM_CHECK("cli: --format png --set bits=16 exits 0", sm_test_system(cmd) == 0);
+    SM_CHECK("cli: --format png --set bits=16 exits 0",
+             sm_test_samem(NULL, NULL, "sim -o %s/png --frames 2 --size 40 --format png --set bits=16 --quiet", dir) == 0);
     snprintf(path, sizeof path, "%s/png/frames/frame_0001.png", dir);
-    SM_CHECK("cli: frame folder has frame_0001.png", access(path, R_OK) == 0);
-    snprintf(cmd, sizeof cmd, "%s sim -o %s/x --shape blob --quiet 2>/dev/null", bin, dir);
-    SM_CHECK("cli: unknown shape is a usage error (exit 1)", sm_test_system(cmd) == 1);
-    snprintf(cmd, sizeof cmd, "%s sim --frames 2 --quiet 2>/dev/null", bin);
-    SM_CHECK("cli: missing -o is a usage error (exit 1)", sm_test_system(cmd) == 1);
-    snprintf(cmd, sizeof cmd, "%s sim -o %s/y --config /nonexistent.json --quiet 2>/dev/null", bin, dir);
-    SM_CHECK("cli: missing config file is bad input (exit 2)", sm_test_system(cmd) == 2);
+    SM_CHECK("cli: frame folder has frame_0001.png", sm_test_exists(path));
+    SM_CHECK("cli: unknown shape is a usage error (exit 1)",
+             sm_test_samem(NULL, "/dev/null", "sim -o %s/x --shape blob --quiet", dir) == 1);
+    SM_CHECK("cli: missing -o is a usage error (exit 1)", sm_test_samem(NULL, "/dev/null", "sim --frames 2 --quiet") == 1);
+    SM_CHECK("cli: missing config file is bad input (exit 2)",
+             sm_test_samem(NULL, "/dev/null", "sim -o %s/y --config /nonexistent.json --quiet", dir) == 2);
 }
 
 int main(void) {
