@@ -110,10 +110,14 @@ int sm_model_train(const char *config_path, const char *out_path, int resume, do
 /* ---------------------------------------------------------------- sub-pixel refinement */
 
 typedef enum sm_shape_kind {
-    SM_SHAPE_AUTO = 0,        /* ellipse, or a spherocylinder when the mask is elongated and it fits better */
+    SM_SHAPE_AUTO = 0,        /* ellipse; a spherocylinder when the mask is elongated and it fits better; a
+                                 polygon when it fits significantly better than both (faceted particles) */
     SM_SHAPE_ELLIPSE = 1,     /* disks are ellipses with equal axes */
     SM_SHAPE_SPHEROCYL = 2,   /* a rod with round caps */
     SM_SHAPE_NONE = 3,        /* no refinement: mask moments only */
+    SM_SHAPE_TRIANGLE = 4,    /* polygons: regular, stretched along their axes (a prism's triangle) */
+    SM_SHAPE_SQUARE = 5,      /* a cube's square, or a rectangle */
+    SM_SHAPE_HEXAGON = 6,     /* a hexagonal platelet */
 } sm_shape_kind;
 
 typedef struct sm_refine_result {
@@ -128,6 +132,10 @@ typedef struct sm_refine_result {
     double edge_sigma;          /* px: the edge's Gaussian blur */
     double noise;               /* residual std, raw units */
     double chi2_red;            /* reduced chi-square against the noise estimate */
+    /* the model's own parameters, enough to draw it (sm_refine_render): rotation of the model frame (rad,
+     * image frame, y down) and its two sizes (ellipse: semi-axes; spherocylinder: half-length of the core
+     * and radius; polygon: inradius along and across) */
+    double phi, size_a, size_b;
 } sm_refine_result;
 
 /* Fits a shape model blurred by a Gaussian edge to `frame` (width x height, raw values) around the object
@@ -137,6 +145,10 @@ typedef struct sm_refine_result {
  * *out (out->ok = 0 when the fit did not converge; then out holds the mask moments). */
 int sm_refine_fit(const float *frame, int width, int height, const uint16_t *labels, uint16_t label,
                   const sm_refine_result *start, sm_shape_kind shape, sm_refine_result *out, sm_error *err);
+
+/* The pixels (centres) inside a fitted model: mask (h x w, 0/1) over the box [x0, x0+w) x [y0, y0+h).
+ * Returns the number of pixels set. */
+int64_t sm_refine_render(const sm_refine_result *r, int x0, int y0, int w, int h, uint8_t *mask);
 
 /* ---------------------------------------------------------------- sessions */
 

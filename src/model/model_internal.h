@@ -82,9 +82,10 @@ int sm__classic_segment(const float *frame, int W, int H, const sm__obj_prior *p
 int sm__prior_from_prompts(const float *frame, int W, int H, const sm_prompt *p, int n, int polarity,
                            sm__obj_prior *pr, sm_error *err);
 
-/* Sub-pixel refinement on a crop mask (refine.c); cm NULL uses start. */
+/* Sub-pixel refinement on a crop mask (refine.c); cm NULL uses start; hint (may be NULL): a previous fit of
+ * the same particle, whose model and rotation are tried alone. */
 int sm__refine_mask(const float *frame, int width, int height, const sm__crop_mask *cm, const sm_refine_result *start,
-                    sm_shape_kind shape, sm_refine_result *out, sm_error *err);
+                    sm_shape_kind shape, const sm_refine_result *hint, sm_refine_result *out, sm_error *err);
 
 /* ---------------------------------------------------------------- automatic detection (detect.c) */
 

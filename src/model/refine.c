@@ -6,13 +6,20 @@
  *       a Gaussian PSF blurring a sharp-edged particle, whose boundary sits at the half-contrast point.
  *   ellipse (disk when a = b): centre, angle, semi-axes a >= b; d from the first-order distance
  *       (rho - 1) * rho / |grad rho| with rho^2 = u^2/a^2 + v^2/b^2 (exact for circles, close for ellipses);
- *   spherocylinder: centre, angle, half-length L of the core segment, radius r; d = dist(segment) - r.
+ *   spherocylinder: centre, angle, half-length L of the core segment, radius r; d = dist(segment) - r;
+ *   regular polygon (triangle, square, hexagon) stretched along its axes: centre, angle, inradii a and b;
+ *       d = (max_k n_k . (u/a, v/b) - 1) sqrt(ab), the largest distance to an edge's line (exact inside and
+ *       along the edges; the simulator draws faceted particles the same way).
  * Levenberg-Marquardt on the pixels of the mask's bounding box plus a margin, forward-difference Jacobian,
  * covariance s2 (J^T J)^-1 with s2 the residual variance (Cramer-Rao for white Gaussian noise; spatially
  * correlated noise makes the errors optimistic by roughly its correlation length).
  * References: Press et al., Numerical Recipes 3rd ed. section 15.5 (Levenberg-Marquardt); Ober, Ram & Ward,
  * Biophys J 86 (2004) 1185 (localisation accuracy limits).
- * Left out: polygon models (faceted particles are fitted as ellipses), joint fits over several frames. */
+ * Shape choice (SM_SHAPE_AUTO): the ellipse, the spherocylinder when the mask is elongated and it fits 1%
+ * better, a polygon when its residual sum is lower than the smooth models' by more than 12 noise variances
+ * (a likelihood-ratio margin: at low contrast-to-noise the smooth model stays). Polygons start from three
+ * rotations over their symmetry period, or from a previous fit's (sm__refine_mask's hint).
+ * Left out: joint fits over several frames. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,9 +48,39 @@ static inline double half_erfc(double u) {
 }
 
 /* The model at every pixel of d into out (n values); trigonometry and exponentials hoisted. */
+static int polygon_sides(sm_shape_kind k) {
+    return k == SM_SHAPE_TRIANGLE ? 3 : k == SM_SHAPE_SQUARE ? 4 : k == SM_SHAPE_HEXAGON ? 6 : 0;
+}
+
+/* Signed distance to a stretched regular polygon with edge normals (nx[k], ny[k]) in the model frame. */
+static inline double polygon_dist(double u, double v, double a, double b, int sides, const double *nx, const double *ny) {
+    double X = u / a, Y = v / b, m = -1e300;
+    for (int k = 0; k < sides; k++) {
+        double e = nx[k] * X + ny[k] * Y;
+        if (e > m) m = e;
+    }
+    return (m - 1) * sqrt(a * b);
+}
+
+static void polygon_normals(int sides, double *nx, double *ny) {
+    for (int k = 0; k < sides; k++) nx[k] = cos(2 * M_PI * k / sides), ny[k] = sin(2 * M_PI * k / sides);
+}
+
 static void model_all(const double *p, const fit_data *d, double *out) {
     double c = cos(p[2]), s = sin(p[2]);
     double inv = 1.0 / (exp(p[9]) * M_SQRT2);
+    int sides = polygon_sides(d->shape);
+    if (sides) {
+        double nx[6], ny[6], a = fabs(p[3]) + 1e-6, b = fabs(p[4]) + 1e-6;
+        polygon_normals(sides, nx, ny);
+        for (int i = 0; i < d->n; i++) {
+            double dx = d->px[i] - p[0], dy = d->py[i] - p[1];
+            double u = c * dx + s * dy, v = -s * dx + c * dy;
+            double dist = polygon_dist(u, v, a, b, sides, nx, ny);
+            out[i] = p[6] + p[7] * (d->px[i] - d->xc) + p[8] * (d->py[i] - d->yc) + p[5] * half_erfc(dist * inv);
+        }
+        return;
+    }
     if (d->shape == SM_SHAPE_SPHEROCYL) {
         double L = fabs(p[3]), r = fabs(p[4]);
         for (int i = 0; i < d->n; i++) {
@@ -193,23 +230,53 @@ static double lm_fit(double *p, const fit_data *d, double *J, double *res, doubl
     return cur;
 }
 
-/* The fit itself, on a crop mask (cm may be NULL when start is given). */
+/* One candidate fit of model sh from the start p (NP values); keeps it in *best when its residual, scaled by
+ * `handicap`, is the lowest so far and it passed the sanity checks. */
+typedef struct best_fit {
+    double rss, p[NP], var[NP];
+    sm_shape_kind shape;
+} best_fit;
+
+static void try_fit(fit_data *d, sm_shape_kind sh, const double *start, double handicap, double cx, double cy,
+                    double major, double minor, double A, double *J, double *res, double *mtmp, best_fit *best) {
+    d->shape = sh;
+    double p[NP], var[NP] = {0}, cxy = 0;
+    memcpy(p, start, sizeof p);
+    int ok;
+    double r = lm_fit(p, d, J, res, mtmp, var, &cxy, &ok);
+    if (!ok) return;
+    /* sanity: the centre stays near the mask, sizes stay positive and sensible, the sign holds */
+    double move = hypot(p[0] - cx, p[1] - cy);
+    if (move > fmax(3.0, 0.5 * minor) || !(fabs(p[3]) < 2 * major + 5) || !(fabs(p[4]) < 2 * major + 5) ||
+        !(fabs(p[3]) > 0.2) || !(fabs(p[4]) > 0.2) || p[5] * A < 0 || !isfinite(r))
+        return;
+    if (r * handicap < best->rss) {
+        best->rss = r * handicap, best->shape = sh;
+        memcpy(best->p, p, sizeof p);
+        memcpy(best->var, var, sizeof var);
+    }
+}
+
+/* The fit itself, on a crop mask (cm may be NULL when start is given); hint: a previous fit of the same
+ * particle (its model and rotation are tried alone, saving the search over models), or NULL. */
 int sm__refine_mask(const float *frame, int width, int height, const sm__crop_mask *cm, const sm_refine_result *start,
-                    sm_shape_kind shape, sm_refine_result *out, sm_error *err) {
+                    sm_shape_kind shape, const sm_refine_result *hint, sm_refine_result *out, sm_error *err) {
     memset(out, 0, sizeof *out);
     out->x_err = out->y_err = out->angle_err = out->major_err = out->minor_err = NAN;
-    double cx, cy, angle, major, minor;
+    double cx, cy, angle, major, minor, area;
     int bx0, by0, bx1, by1;
     if (cm && cm->w > 0) {
         sm__moments mo;
         sm__mask_moments(cm->m, cm->w, cm->h, &mo);
         if (mo.area < 3) return sm_error_set(err, SM_EINVAL, "refine: the mask has %g px", mo.area);
         cx = cm->x0 + mo.x, cy = cm->y0 + mo.y, angle = mo.angle, major = mo.major, minor = fmax(mo.minor, 0.4);
+        area = mo.area;
         bx0 = cm->x0, by0 = cm->y0, bx1 = cm->x0 + cm->w - 1, by1 = cm->y0 + cm->h - 1;
     } else {
         if (!start) return sm_error_set(err, SM_EINVAL, "refine: neither a mask nor a start");
         cm = NULL;
         cx = start->x, cy = start->y, angle = start->angle, major = start->major, minor = start->minor;
+        area = M_PI / 4 * major * minor;
         bx0 = (int)floor(cx - major / 2), bx1 = (int)ceil(cx + major / 2);
         by0 = (int)floor(cy - major / 2), by1 = (int)ceil(cy + major / 2);
     }
@@ -252,43 +319,54 @@ int sm__refine_mask(const float *frame, int width, int height, const sm__crop_ma
     if (start && !cm && start->amplitude != 0) A = start->amplitude, B = start->background;
     fit_data d = {.n = (int)n, .v = v, .px = px, .py = py, .xc = (x0 + x1) / 2.0, .yc = (y0 + y1) / 2.0};
     double phi = -angle; /* image-frame angle */
-    double best_rss = INFINITY, best_p[NP] = {0}, best_var[NP] = {0}, best_cxy = 0;
-    sm_shape_kind best_shape = SM_SHAPE_NONE;
+    double p0[NP];
+    p0[0] = cx, p0[1] = cy, p0[5] = A, p0[6] = B, p0[7] = p0[8] = 0, p0[9] = log(1.0);
+    best_fit smooth = {.rss = INFINITY, .shape = SM_SHAPE_NONE}, poly = smooth;
+    int use_hint = hint && hint->ok && (shape == SM_SHAPE_AUTO || shape == hint->shape);
+    /* smooth models */
     for (int which = 0; which < 2; which++) {
         sm_shape_kind sh = which == 0 ? SM_SHAPE_ELLIPSE : SM_SHAPE_SPHEROCYL;
+        if (use_hint && polygon_sides(hint->shape)) break;
         if (shape != SM_SHAPE_AUTO && shape != sh) continue;
         if (shape == SM_SHAPE_AUTO && sh == SM_SHAPE_SPHEROCYL && major < 1.6 * minor) continue;
-        d.shape = sh;
-        double p[NP];
-        p[0] = cx, p[1] = cy, p[2] = phi;
-        if (sh == SM_SHAPE_ELLIPSE) p[3] = major / 2, p[4] = minor / 2;
-        else p[3] = fmax(0.5, (major - minor) / 2), p[4] = minor / 2;
-        p[5] = A, p[6] = B, p[7] = p[8] = 0, p[9] = log(1.0);
-        double var[NP] = {0}, cxy = 0;
-        int ok;
-        double r = lm_fit(p, &d, J, res, mtmp, var, &cxy, &ok);
-        if (!ok) continue;
-        /* sanity: the centre stays near the mask, sizes stay positive and sensible, the sign holds */
-        double move = hypot(p[0] - cx, p[1] - cy);
-        if (move > fmax(3.0, 0.5 * minor) || !(fabs(p[3]) < 2 * major + 5) || !(fabs(p[4]) < 2 * major + 5) ||
-            p[5] * A < 0 || !isfinite(r))
-            continue;
+        p0[2] = phi;
+        if (sh == SM_SHAPE_ELLIPSE) p0[3] = major / 2, p0[4] = minor / 2;
+        else p0[3] = fmax(0.5, (major - minor) / 2), p0[4] = minor / 2;
         /* prefer the spherocylinder only when it is clearly better */
-        if (r < (which ? 0.99 : 1.0) * best_rss) {
-            best_rss = r, best_shape = sh, best_cxy = cxy;
-            memcpy(best_p, p, sizeof p);
-            memcpy(best_var, var, sizeof var);
+        try_fit(&d, sh, p0, which ? 1.0 / 0.99 : 1.0, cx, cy, major, minor, A, J, res, mtmp, &smooth);
+    }
+    /* polygons: the hint's, or each kind from three rotations when the mask is compact (faceted particles
+     * in the simulator and in real videos are near-regular) */
+    for (int kind = SM_SHAPE_TRIANGLE; kind <= SM_SHAPE_HEXAGON; kind++) {
+        int sides = polygon_sides((sm_shape_kind)kind);
+        if (shape != SM_SHAPE_AUTO && shape != (sm_shape_kind)kind) continue;
+        if (use_hint && hint->shape != (sm_shape_kind)kind) continue;
+        if (!use_hint && shape == SM_SHAPE_AUTO && major > 1.6 * minor) continue;
+        /* inradius of the regular polygon with the mask's area: area = n r^2 tan(pi / n) */
+        double r0 = sqrt(fmax(area, 4) / (sides * tan(M_PI / sides)));
+        int starts = use_hint ? 1 : 3;
+        for (int st = 0; st < starts; st++) {
+            p0[2] = use_hint ? hint->phi : 2 * M_PI / sides * st / 3.0;
+            p0[3] = use_hint ? hint->size_a : r0, p0[4] = use_hint ? hint->size_b : r0;
+            try_fit(&d, (sm_shape_kind)kind, p0, 1.0, cx, cy, major, minor, A, J, res, mtmp, &poly);
         }
     }
     free(v), free(px), free(py), free(J), free(res), free(tmp), free(mtmp);
-    if (best_shape == SM_SHAPE_NONE) return 0;
-    (void)best_cxy;
-    double *p = best_p;
+    best_fit *bf = &smooth;
+    if (poly.shape != SM_SHAPE_NONE) {
+        /* a polygon wins over a smooth model only by a clear margin of residual (12 residual variances) */
+        double s2 = smooth.shape != SM_SHAPE_NONE ? smooth.rss / (n > NP ? (double)(n - NP) : 1.0) : 0;
+        if (smooth.shape == SM_SHAPE_NONE || poly.rss < smooth.rss - 12 * s2) bf = &poly;
+    }
+    if (bf->shape == SM_SHAPE_NONE) return 0;
+    double *p = bf->p, *var = bf->var;
     double a = fabs(p[3]), b = fabs(p[4]);
     double ph = p[2];
-    double maj, mnr, maj_err, mnr_err;
-    if (best_shape == SM_SHAPE_ELLIPSE) {
-        maj_err = 2 * sqrt(best_var[3]), mnr_err = 2 * sqrt(best_var[4]);
+    out->phi = ph, out->size_a = a, out->size_b = b;
+    double maj, mnr, maj_err, mnr_err, period = M_PI;
+    int sides = polygon_sides(bf->shape);
+    if (bf->shape == SM_SHAPE_ELLIPSE) {
+        maj_err = 2 * sqrt(var[3]), mnr_err = 2 * sqrt(var[4]);
         if (b > a) {
             double t = a;
             a = b, b = t;
@@ -296,29 +374,58 @@ int sm__refine_mask(const float *frame, int width, int height, const sm__crop_ma
             ph += M_PI / 2;
         }
         maj = 2 * a, mnr = 2 * b;
-    } else {
+    } else if (bf->shape == SM_SHAPE_SPHEROCYL) {
         maj = 2 * (a + b), mnr = 2 * b;
-        maj_err = 2 * sqrt(best_var[3] + best_var[4]), mnr_err = 2 * sqrt(best_var[4]);
+        maj_err = 2 * sqrt(var[3] + var[4]), mnr_err = 2 * sqrt(var[4]);
+    } else {
+        /* polygons: circumscribed and inscribed diameters; the angle within one symmetry period */
+        maj = 2 * fmax(a, b) / cos(M_PI / sides), mnr = 2 * fmin(a, b);
+        maj_err = 2 * sqrt(fmax(var[3], var[4])) / cos(M_PI / sides), mnr_err = 2 * sqrt(fmin(var[3], var[4]));
+        period = 2 * M_PI / sides;
     }
     double ang = -ph;
-    while (ang <= -M_PI / 2) ang += M_PI;
-    while (ang > M_PI / 2) ang -= M_PI;
+    while (ang <= -period / 2) ang += period;
+    while (ang > period / 2) ang -= period;
     out->ok = 1;
-    out->shape = best_shape;
+    out->shape = bf->shape;
     out->x = p[0], out->y = p[1];
-    out->x_err = sqrt(best_var[0]), out->y_err = sqrt(best_var[1]);
-    out->angle = ang, out->angle_err = sqrt(best_var[2]);
+    out->x_err = sqrt(var[0]), out->y_err = sqrt(var[1]);
+    out->angle = ang, out->angle_err = sqrt(var[2]);
     out->major = maj, out->minor = mnr, out->major_err = maj_err, out->minor_err = mnr_err;
     out->amplitude = p[5], out->background = p[6];
     out->edge_sigma = exp(p[9]);
-    double s2 = best_rss / (n > NP ? (double)(n - NP) : 1.0);
+    double s2 = bf->rss / (n > NP ? (double)(n - NP) : 1.0);
     out->chi2_red = out->noise > 0 ? s2 / (out->noise * out->noise) : NAN;
     return 0;
 }
 
+int64_t sm_refine_render(const sm_refine_result *r, int x0, int y0, int w, int h, uint8_t *mask) {
+    if (!r || !mask || w <= 0 || h <= 0) return 0;
+    double c = cos(r->phi), s = sin(r->phi), a = fmax(r->size_a, 1e-6), b = fmax(r->size_b, 1e-6);
+    int sides = polygon_sides(r->shape);
+    double nx[6], ny[6];
+    if (sides) polygon_normals(sides, nx, ny);
+    int64_t count = 0;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            double dx = x0 + x - r->x, dy = y0 + y - r->y;
+            double u = c * dx + s * dy, v = -s * dx + c * dy;
+            int in = 0;
+            if (!r->ok) in = 0;
+            else if (sides) in = polygon_dist(u, v, a, b, sides, nx, ny) <= 0;
+            else if (r->shape == SM_SHAPE_SPHEROCYL) {
+                double uu = fabs(u) > a ? fabs(u) - a : 0;
+                in = uu * uu + v * v <= b * b;
+            } else in = u * u / (a * a) + v * v / (b * b) <= 1;
+            mask[(size_t)y * w + x] = (uint8_t)in;
+            count += in;
+        }
+    return count;
+}
+
 int sm_refine_fit(const float *frame, int width, int height, const uint16_t *labels, uint16_t label,
                   const sm_refine_result *start, sm_shape_kind shape, sm_refine_result *out, sm_error *err) {
-    if (!labels) return sm__refine_mask(frame, width, height, NULL, start, shape, out, err);
+    if (!labels) return sm__refine_mask(frame, width, height, NULL, start, shape, NULL, out, err);
     int bx0 = width, by0 = height, bx1 = -1, by1 = -1;
     for (int y = 0; y < height; y++)
         for (int x = 0; x < width; x++)
@@ -337,7 +444,7 @@ int sm_refine_fit(const float *frame, int width, int height, const uint16_t *lab
         return sm_error_set(err, SM_ENOMEM, "refine: out of memory");
     for (int y = by0; y <= by1; y++)
         for (int x = bx0; x <= bx1; x++) cm.m[(size_t)(y - by0) * cm.w + (x - bx0)] = labels[(size_t)y * width + x] == label;
-    int rc = sm__refine_mask(frame, width, height, &cm, start, shape, out, err);
+    int rc = sm__refine_mask(frame, width, height, &cm, start, shape, NULL, out, err);
     free(cm.m);
     return rc;
 }
