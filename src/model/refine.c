@@ -17,8 +17,8 @@
  * Biophys J 86 (2004) 1185 (localisation accuracy limits).
  * Shape choice (SM_SHAPE_AUTO): the ellipse, the spherocylinder when the mask is elongated and it fits 1%
  * better, a polygon when its residual sum is lower than the smooth models' by more than 12 noise variances
- * (a likelihood-ratio margin: at low contrast-to-noise the smooth model stays). Polygons start from three
- * rotations over their symmetry period, or from a previous fit's (sm__refine_mask's hint).
+ * (a likelihood-ratio margin: at low contrast-to-noise the smooth model stays). Polygons start from two
+ * rotations half a symmetry period apart, or from a previous fit's (sm__refine_mask's hint).
  * Left out: joint fits over several frames. */
 #include <math.h>
 #include <stdlib.h>
@@ -344,9 +344,9 @@ int sm__refine_mask(const float *frame, int width, int height, const sm__crop_ma
         if (!use_hint && shape == SM_SHAPE_AUTO && major > 1.6 * minor) continue;
         /* inradius of the regular polygon with the mask's area: area = n r^2 tan(pi / n) */
         double r0 = sqrt(fmax(area, 4) / (sides * tan(M_PI / sides)));
-        int starts = use_hint ? 1 : 3;
+        int starts = use_hint ? 1 : 2;
         for (int st = 0; st < starts; st++) {
-            p0[2] = use_hint ? hint->phi : 2 * M_PI / sides * st / 3.0;
+            p0[2] = use_hint ? hint->phi : 2 * M_PI / sides * st / 2.0;
             p0[3] = use_hint ? hint->size_a : r0, p0[4] = use_hint ? hint->size_b : r0;
             try_fit(&d, (sm_shape_kind)kind, p0, 1.0, cx, cy, major, minor, A, J, res, mtmp, &poly);
         }

@@ -322,64 +322,6 @@ static void obj_reset_state(obj *o) {
 }
 
 /* Fills the object's result from its mask (moments, intensity, border) and the refinement. */
-static inline float bilinear_at(const float *f, int W, int H, double x, double y) {
-    if (x < 0) x = 0;
-    if (y < 0) y = 0;
-    if (x > W - 1) x = W - 1;
-    if (y > H - 1) y = H - 1;
-    int x0 = (int)x, y0 = (int)y;
-    int x1 = x0 + 1 < W ? x0 + 1 : x0, y1 = y0 + 1 < H ? y0 + 1 : y0;
-    double fx = x - x0, fy = y - y0;
-    const float *r0 = f + (size_t)y0 * W, *r1 = f + (size_t)y1 * W;
-    return (float)((1 - fy) * ((1 - fx) * r0[x0] + fx * r0[x1]) + fy * ((1 - fx) * r1[x0] + fx * r1[x1]));
-}
-
-/* Fits the shape model to the mean of frames t, t-1, t-2 around the mask, each shifted by the track so that
- * the particle sits where it is on frame t (cx, cy). Needs at least two of those frames with a position.
- * Returns 1 with *fit (frame coordinates) when the fit converged. */
-static int mean_shape_fit(const sm_session *s, const obj *o, const sm__crop_mask *m, double cx, double cy,
-                          const sm_refine_result *hint, sm_refine_result *fit) {
-    double sx[3] = {0}, sy[3] = {0};
-    int use[3] = {1, 0, 0}, n_use = 1;
-    for (int k = 1; k < 3; k++) {
-        if (s->win_idx[k] < 0) continue;
-        for (int q = 0; q < 8 && q < o->hist_n; q++)
-            if (o->hist_t[q] == s->win_idx[k]) {
-                sx[k] = o->hist_x[q] - cx, sy[k] = o->hist_y[q] - cy;
-                use[k] = hypot(sx[k], sy[k]) < 40, n_use += use[k];
-            }
-    }
-    if (n_use < 2) return 0;
-    int pad = (int)ceil(fmax(4.0, 0.35 * m->w)) + 4;
-    int x0 = m->x0 - pad, y0 = m->y0 - pad, x1 = m->x0 + m->w - 1 + pad, y1 = m->y0 + m->h - 1 + pad;
-    if (x0 < 0) x0 = 0;
-    if (y0 < 0) y0 = 0;
-    if (x1 > s->W - 1) x1 = s->W - 1;
-    if (y1 > s->H - 1) y1 = s->H - 1;
-    int w = x1 - x0 + 1, h = y1 - y0 + 1;
-    float *patch = malloc(sizeof(float) * (size_t)w * h);
-    if (!patch) return 0;
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            double acc = 0;
-            for (int k = 0; k < 3; k++)
-                if (use[k]) acc += bilinear_at(s->win[k], s->W, s->H, x0 + x + sx[k], y0 + y + sy[k]);
-            patch[(size_t)y * w + x] = (float)(acc / n_use);
-        }
-    sm__crop_mask local = *m;
-    local.x0 -= x0, local.y0 -= y0;
-    sm_refine_result hint_local;
-    if (hint) {
-        hint_local = *hint;
-        hint_local.x -= x0, hint_local.y -= y0;
-    }
-    sm_error e = {0};
-    int ok = sm__refine_mask(patch, w, h, &local, NULL, s->opt.refine, hint ? &hint_local : NULL, fit, &e) == 0 && fit->ok;
-    free(patch);
-    fit->x += x0, fit->y += y0;
-    return ok;
-}
-
 /* A faceted particle whose polygon model fitted clearly better than the smooth ones gets the drawn polygon
  * as its mask: straight edges and sharp corners that a network's mask rounds off (measured on the
  * benchmark's triangles). Kept only when it agrees with the mask it came from (IoU >= 0.6). */
@@ -501,39 +443,23 @@ static void measure(sm_session *s, obj *o, const float *frame) {
     r->intensity = mo.area > 0 ? sum / mo.area : NAN;
     r->border = m->x0 == 0 || m->y0 == 0 || m->x0 + m->w == s->W || m->y0 + m->h == s->H;
     if (s->opt.refine != SM_SHAPE_NONE && mo.area >= 6 && !r->border) {
-        sm_refine_result rr, mean_fit;
+        sm_refine_result rr;
         sm_error e = {0};
-        /* 1. the shape from the mean of the last frames registered on the track (noise independent between
-         * frames averages out): the model is chosen afresh every 10 frames, in between the last one is
-         * refitted alone (the search over models costs ~10 fits) */
-        const sm_refine_result *hint = o->fit_age > 0 && o->fit_age < 10 && o->fit_hint.ok ? &o->fit_hint : NULL;
-        int have_mean = mean_shape_fit(s, o, m, r->x, r->y, hint, &mean_fit);
-        if (have_mean) {
-            o->fit_age = hint ? o->fit_age + 1 : 1;
-            o->fit_hint = mean_fit;
-            hint = &mean_fit;
-        }
-        /* 2. the centre from frame t alone (a mean over frames would smooth the trajectory and bias D) */
+        /* the model chosen on an earlier frame is refitted alone; the search over models (~8 fits) runs
+         * every 20 frames and whenever the last fit failed */
+        const sm_refine_result *hint = o->fit_age > 0 && o->fit_age < 20 && o->fit_hint.ok ? &o->fit_hint : NULL;
         int fitted = sm__refine_mask(frame, s->W, s->H, m, NULL, s->opt.refine, hint, &rr, &e) == 0 && rr.ok &&
                      hypot(rr.x - r->x, rr.y - r->y) < fmax(2.0, 0.3 * mo.minor);
-        if (!have_mean) {
-            o->fit_hint = rr;
-            o->fit_hint.ok = fitted;
-            o->fit_age = fitted && hint ? o->fit_age + 1 : fitted ? 1 : 0;
-        }
+        o->fit_hint = rr;
+        o->fit_hint.ok = fitted;
+        o->fit_age = fitted && hint ? o->fit_age + 1 : fitted ? 1 : 0;
         if (fitted && hypot(rr.x_err, rr.y_err) < 0.5) {
             r->x = rr.x, r->y = rr.y, r->x_err = rr.x_err, r->y_err = rr.y_err;
             if (mo.major > 1.15 * mo.minor) r->angle = rr.angle, r->angle_err = rr.angle_err;
             r->major = rr.major, r->minor = rr.minor;
             r->eccentricity = rr.major > 0 ? sqrt(fmax(0, 1 - rr.minor * rr.minor / (rr.major * rr.major))) : 0;
         }
-        /* 3. a polygon is drawn with the mean's shape at frame t's centre */
-        const sm_refine_result *shape_fit = have_mean ? &mean_fit : fitted ? &rr : NULL;
-        if (shape_fit && shape_fit->shape >= SM_SHAPE_TRIANGLE) {
-            sm_refine_result draw = *shape_fit;
-            if (fitted) draw.x = rr.x, draw.y = rr.y;
-            polygon_mask(s, o, &draw, r);
-        }
+        if (fitted && rr.shape >= SM_SHAPE_TRIANGLE) polygon_mask(s, o, &rr, r);
     }
     if (!r->border) template_mask(s, o, r);
     else o->tmpl_frames = 0;
