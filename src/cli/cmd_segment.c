@@ -60,10 +60,14 @@ int sm_cli_model_parse(const sm_args *a, sm_cli_model_setup *ms, int default_aut
         if (strcmp(refine, "auto") == 0) ms->opt.refine = SM_SHAPE_AUTO;
         else if (strcmp(refine, "ellipse") == 0 || strcmp(refine, "disk") == 0) ms->opt.refine = SM_SHAPE_ELLIPSE;
         else if (strcmp(refine, "rod") == 0 || strcmp(refine, "spherocylinder") == 0) ms->opt.refine = SM_SHAPE_SPHEROCYL;
+        else if (strcmp(refine, "triangle") == 0) ms->opt.refine = SM_SHAPE_TRIANGLE;
+        else if (strcmp(refine, "square") == 0 || strcmp(refine, "cube") == 0) ms->opt.refine = SM_SHAPE_SQUARE;
+        else if (strcmp(refine, "hexagon") == 0) ms->opt.refine = SM_SHAPE_HEXAGON;
         else if (strcmp(refine, "none") == 0) ms->opt.refine = SM_SHAPE_NONE;
         else {
             sm_cli_model_free(ms);
-            return sm_cli_usage_error(a->command, "--refine wants auto, ellipse, rod or none, got '%s'", refine);
+            return sm_cli_usage_error(a->command,
+                                      "--refine wants auto, ellipse, rod, triangle, square, hexagon or none, got '%s'", refine);
         }
     }
     const char *pol = sm_args_get(a, "polarity");

@@ -15,7 +15,7 @@
     {"auto", NULL, "find particles without prompts"},                                                      \
     {"method", "net|classic", "segmenter (default: net when weights are found, else classic)"},            \
     {"weights", "FILE", "network weights (default: models/samem.safetensors)"},                            \
-    {"refine", "auto|ellipse|rod|none", "sub-pixel shape-model refinement (default auto)"},                \
+    {"refine", "auto|ellipse|rod|triangle|square|hexagon|none", "sub-pixel shape-model refinement (default auto)"},                \
     {"polarity", "dark|bright|auto", "particle contrast (default auto)"},                                  \
     {"min-area", "PX2", "automatic mode: smallest particle area (default 20)"},                            \
     {"max-area", "PX2", "automatic mode: largest particle area (default a quarter of the frame)"},         \
