@@ -2,8 +2,8 @@
  *
  * The mean of the given frames is block-averaged to at most ~512 px on its long side, the illumination is
  * removed with a box mean a quarter of the frame wide, then each row's and column's median (detector row and
- * column artefacts), the residual is smoothed (Gaussian, 1.5 reduced px)
- * and thresholded with hysteresis: components above 2.5 smoothed-noise sigma whose peak passes
+ * column artefacts), the residual is smoothed (Gaussian, 1.5 reduced px, and 3 px for large faint particles
+ * that the finer scale misses) and thresholded with hysteresis: components above 2.5 smoothed-noise sigma whose peak passes
  * min_contrast sigma and whose area (full-resolution px^2) lies within [min_area, max_area] are kept,
  * strongest first, at most max_objects. Polarity: dark unless bright outliers outnumber dark ones.
  * Left out: the network's full-frame head (proposals come from this detector for both methods);
@@ -18,6 +18,65 @@ static int cmp_det(const void *a, const void *b) {
     const sm__detection *x = a, *y = b;
     double sx = x->cnr * sqrt(x->area), sy = y->cnr * sqrt(y->area);
     return (sx < sy) - (sx > sy);
+}
+
+/* Thresholds one scale's normalised response zs (w x h, reduced px; f = reduction) with hysteresis and
+ * appends the components that pass the filters to *det (realloc'ed; *nd entries, *cap allocated). With
+ * `skip` set, components whose centre lies inside one of the first `skip` detections' boxes are left out
+ * (the same particle seen at a finer scale). Returns 0 or SM_ENOMEM. */
+static int collect(const float *zs, int w, int h, int f, const sm_segment_options *opt, double min_peak,
+                   double max_area, uint8_t *m, int32_t *lab, int32_t *stack, int skip, sm__detection **det, int *nd,
+                   int *cap) {
+    size_t N = (size_t)w * h;
+    for (size_t i = 0; i < N; i++) m[i] = zs[i] > 2.5f;
+    int nc = sm__components(m, w, h, lab, stack);
+    /* per component: area, sum x, sum y, peak, bbox */
+    double *st = calloc((size_t)nc + 1, 8 * sizeof(double));
+    if (!st) return SM_ENOMEM;
+    for (int l = 1; l <= nc; l++) st[8 * l + 4] = 1e30, st[8 * l + 5] = 1e30, st[8 * l + 6] = -1, st[8 * l + 7] = -1;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            int l = lab[(size_t)y * w + x];
+            if (!l) continue;
+            double *s = st + 8 * l;
+            s[0] += 1, s[1] += x, s[2] += y;
+            if (zs[(size_t)y * w + x] > s[3]) s[3] = zs[(size_t)y * w + x];
+            if (x < s[4]) s[4] = x;
+            if (y < s[5]) s[5] = y;
+            if (x > s[6]) s[6] = x;
+            if (y > s[7]) s[7] = y;
+        }
+    for (int l = 1; l <= nc; l++) {
+        double *s = st + 8 * l;
+        double area = s[0] * f * f;
+        if (area < opt->min_area || area > max_area || s[3] < min_peak) continue;
+        /* components touching the border of a clipped image are kept (particles cut by the border) */
+        sm__detection d;
+        d.x = (s[1] / s[0] + 0.5) * f - 0.5;
+        d.y = (s[2] / s[0] + 0.5) * f - 0.5;
+        d.area = area;
+        d.x0 = s[4] * f, d.y0 = s[5] * f, d.x1 = (s[6] + 1) * f - 1, d.y1 = (s[7] + 1) * f - 1;
+        d.cnr = s[3];
+        /* the coarse scale (skip > 0) leaves the border to the fine one: its smoothing reaches past the edge */
+        int seen = skip > 0 && (s[4] < 2 || s[5] < 2 || s[6] > w - 3 || s[7] > h - 3);
+        for (int k = 0; k < skip && !seen; k++) {
+            const sm__detection *q = &(*det)[k];
+            seen = d.x >= q->x0 - 2 && d.x <= q->x1 + 2 && d.y >= q->y0 - 2 && d.y <= q->y1 + 2;
+        }
+        if (seen) continue;
+        if (*nd == *cap) {
+            int nc2 = *cap ? 2 * *cap : 64;
+            sm__detection *g = realloc(*det, sizeof *g * (size_t)nc2);
+            if (!g) {
+                free(st);
+                return SM_ENOMEM;
+            }
+            *det = g, *cap = nc2;
+        }
+        (*det)[(*nd)++] = d;
+    }
+    free(st);
+    return 0;
 }
 
 int sm__detect(const float *const *frames, int n, int W, int H, const sm_segment_options *opt, int polarity,
@@ -77,51 +136,27 @@ int sm__detect(const float *const *frames, int n, int W, int H, const sm_segment
         pol = nb > 2 * nd + 10 ? 1 : -1;
     }
     *polarity_out = pol;
-    for (size_t i = 0; i < N; i++) {
-        zs[i] = (float)(pol * zs[i] / sn);
-        m[i] = zs[i] > 2.5f;
-    }
-    int nc = sm__components(m, w, h, lab, stack);
-    /* per component: area, sum x, sum y, peak, bbox */
-    double *st = calloc((size_t)nc + 1, 8 * sizeof(double));
-    if (!st) {
-        rc = sm_error_set(err, SM_ENOMEM, "detect: out of memory");
-        goto done;
-    }
-    for (int l = 1; l <= nc; l++) st[8 * l + 4] = 1e30, st[8 * l + 5] = 1e30, st[8 * l + 6] = -1, st[8 * l + 7] = -1;
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            int l = lab[(size_t)y * w + x];
-            if (!l) continue;
-            double *s = st + 8 * l;
-            s[0] += 1, s[1] += x, s[2] += y;
-            if (zs[(size_t)y * w + x] > s[3]) s[3] = zs[(size_t)y * w + x];
-            if (x < s[4]) s[4] = x;
-            if (y < s[5]) s[5] = y;
-            if (x > s[6]) s[6] = x;
-            if (y > s[7]) s[7] = y;
-        }
-    det = malloc(sizeof *det * ((size_t)nc + 1));
-    if (!det) {
-        free(st);
-        rc = sm_error_set(err, SM_ENOMEM, "detect: out of memory");
-        goto done;
-    }
-    int nd = 0;
+    for (size_t i = 0; i < N; i++) zs[i] = (float)(pol * zs[i] / sn);
+    int nd = 0, cap = 0;
     double max_area = opt->max_area > 0 ? opt->max_area : 0.25 * W * H;
-    for (int l = 1; l <= nc; l++) {
-        double *s = st + 8 * l;
-        double area = s[0] * f * f;
-        if (area < opt->min_area || area > max_area || s[3] < opt->min_contrast) continue;
-        /* components touching the border of a clipped image are kept (particles cut by the border) */
-        sm__detection *d = &det[nd++];
-        d->x = (s[1] / s[0] + 0.5) * f - 0.5;
-        d->y = (s[2] / s[0] + 0.5) * f - 0.5;
-        d->area = area;
-        d->x0 = s[4] * f, d->y0 = s[5] * f, d->x1 = (s[6] + 1) * f - 1, d->y1 = (s[7] + 1) * f - 1;
-        d->cnr = s[3];
+    if ((rc = collect(zs, w, h, f, opt, opt->min_contrast, max_area, m, lab, stack, 0, &det, &nd, &cap)) < 0) {
+        rc = sm_error_set(err, rc, "detect: out of memory");
+        goto done;
     }
-    free(st);
+    /* a second, coarser scale (sigma 3 reduced px, in units of its own noise) for large faint particles that
+     * the fine scale misses; its boxes are looser, so it only adds particles the fine scale did not find
+     * (measured on the benchmark's automatic mode: thick videos 0.46 -> 0.78 and 0 -> 0.12 mean IoU, while
+     * using the larger of both responses everywhere cost thin videos 0.85 -> 0.74) */
+    sm__gauss_blur(bg, img, w, h, 3.0, tmp);
+    for (size_t i = 0; i < N; i++) tmp[i] = fabsf(bg[i]);
+    double sn2 = sm__quantile(tmp, N, 0.5) / 0.6745;
+    if (sn2 > 0) {
+        for (size_t i = 0; i < N; i++) zs[i] = (float)(pol * bg[i] / sn2);
+        if ((rc = collect(zs, w, h, f, opt, opt->min_contrast, max_area, m, lab, stack, nd, &det, &nd, &cap)) < 0) {
+            rc = sm_error_set(err, rc, "detect: out of memory");
+            goto done;
+        }
+    }
     qsort(det, (size_t)nd, sizeof *det, cmp_det);
     if (opt->max_objects > 0 && nd > opt->max_objects) nd = opt->max_objects;
     *out = det;
