@@ -101,7 +101,8 @@ typedef int (*sm_train_callback)(const sm_train_report *r, void *user);
  * (safetensors with the configuration and provenance in its metadata). Alongside: out_path.ckpt (a
  * checkpoint every checkpoint_every steps) and out_path.log.csv (step, seconds, loss, validation scores).
  * resume = 1 continues from out_path.ckpt when it exists (the data stream depends only on the seed and the
- * step, so a resumed run sees the same samples; AdamW's moments restart). max_minutes > 0 fits the run in
+ * step, so a resumed run sees the same samples, and the checkpoint holds AdamW's moments: the result is the
+ * same as an uninterrupted run's). max_minutes > 0 fits the run in
  * that time: at the end of the warm-up the step count is cut to what the measured speed allows (the
  * metadata's "steps" then reproduces the schedule), and the run stops at the time limit in any case. */
 int sm_model_train(const char *config_path, const char *out_path, int resume, double max_minutes,

@@ -57,7 +57,8 @@
  * Parameters: named "<layer>.weight", "<layer>.bias" (PyTorch names: conv weight (O,C/groups,k,k), conv
  * transpose weight (C,O,k,k), linear weight (O,in), batch norm weight/bias/running_mean/running_var, group norm
  * weight/bias), so state dicts from PyTorch load directly. They live in one contiguous buffer; gradients in a
- * second buffer of the same layout; AdamW moments in two more (allocated on the first step).
+ * second buffer of the same layout; AdamW moments in two more (allocated on the first step, saved in
+ * checkpoints by sm_nn_save_checkpoint).
  *
  * Threads and repeatability: the engine starts no threads of its own; hot loops use OpenMP `parallel for`
  * over independent outputs (statistics summed in double in a fixed order), convolutions call oneDNN (OpenMP)
@@ -256,6 +257,10 @@ int sm_nn_adamw_step(sm_nn_net *net, sm_nn_adamw *opt, sm_error *err);
 /* Writes every parameter (and batch-norm running statistics) as F32 tensors, atomically. meta: NULL or a
  * NULL-terminated list of key, value strings stored in "__metadata__". */
 int sm_nn_save(const sm_nn_net *net, const char *path, const char *const *meta, sm_error *err);
+/* The same, with the AdamW moments as well when with_optimizer is set and a step has been taken (tensors
+ * "adamw.m.NAME" and "adamw.v.NAME"), so that a resumed training continues exactly. */
+int sm_nn_save_checkpoint(const sm_nn_net *net, const char *path, const char *const *meta, int with_optimizer,
+                          sm_error *err);
 /* Loads every parameter of the net from path by name; a missing tensor, another dtype or another shape is
  * SM_EFORMAT naming the tensor. Extra tensors in the file are ignored. */
 int sm_nn_load(sm_nn_net *net, const char *path, sm_error *err);
@@ -278,6 +283,9 @@ int sm_nn_st_meta_count(const sm_nn_st *st);
 const char *sm_nn_st_meta_at(const sm_nn_st *st, int i, const char **value);
 /* Loads the net's parameters from an already read file (as sm_nn_load). */
 int sm_nn_load_st(sm_nn_net *net, const sm_nn_st *st, const char *what, sm_error *err);
+/* Restores the AdamW moments from a checkpoint read with sm_nn_st_read: 1 when they were there, 0 when the
+ * file has none (the moments then start from zero), or an error for a partial or misshapen state. */
+int sm_nn_load_optimizer_st(sm_nn_net *net, const sm_nn_st *st, const char *what, sm_error *err);
 
 #ifdef __cplusplus
 }

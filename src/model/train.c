@@ -14,8 +14,8 @@
  * Validation: fixed crops from the thin, medium and thick presets (tracking mode), mean IoU and objectness
  * accuracy, every val_every steps. Everything a sample draws comes from sm_rng streams of (seed, step,
  * sample), so runs are reproducible and a resumed run sees the same data.
- * Checkpoint: out.ckpt (parameters, step, seconds) every checkpoint_every steps and at the end. AdamW's
- * moments are not saved (the nn API does not expose them); they rebuild within ~100 steps after a resume. */
+ * Checkpoint: out.ckpt (parameters, AdamW's moments, step, seconds) every checkpoint_every steps and at the
+ * end: a run killed and resumed ends with the same weights as one that was not (tests/model/test_train.c). */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -542,7 +542,7 @@ static int validate(const val_set *v, const train_cfg *tc, sm__net_graph *g, sm_
 }
 
 static int save_weights(sm__net_graph *g, const train_cfg *tc, const char *path, int64_t step, double seconds,
-                        const char *cfg_json, const sm_train_report *rep, sm_error *err) {
+                        const char *cfg_json, const sm_train_report *rep, int with_optimizer, sm_error *err) {
     char net_json[512], steps[32], secs[32], seed[32], val[160];
     sm__net_config_to_json(&tc->net, net_json, sizeof net_json);
     snprintf(steps, sizeof steps, "%lld", (long long)step);
@@ -553,7 +553,7 @@ static int save_weights(sm__net_graph *g, const train_cfg *tc, const char *path,
     const char *meta[] = {"format", "samem-net-1", "samem_net", net_json, "steps", steps, "train_seconds", secs,
                           "seed", seed, "train_config", cfg_json ? cfg_json : "{}", "val_iou", val,
                           "trained_on", "samem simulator clips (src/sim), generated on the fly", NULL};
-    return sm_nn_save(g->net, path, meta, err);
+    return sm_nn_save_checkpoint(g->net, path, meta, with_optimizer, err);
 }
 
 int sm_model_train(const char *config_path, const char *out_path, int resume, double max_minutes,
@@ -591,6 +591,7 @@ int sm_model_train(const char *config_path, const char *out_path, int resume, do
         sm_nn_st *st;
         if ((rc = sm_nn_st_read(ckpt, &st, err)) < 0) goto done;
         rc = sm_nn_load_st(g.net, st, ckpt, err);
+        if (rc == 0 && (rc = sm_nn_load_optimizer_st(g.net, st, ckpt, err)) > 0) rc = 0;
         const char *s1 = sm_nn_st_meta(st, "steps"), *s2 = sm_nn_st_meta(st, "train_seconds");
         if (s1) step = atoll(s1);
         if (s2) seconds0 = atof(s2);
@@ -661,10 +662,10 @@ int sm_model_train(const char *config_path, const char *out_path, int resume, do
             if (cb && cb(&rep, user)) stop = 1;
         }
         if ((step + 1) % tc.checkpoint_every == 0 || stop || step + 1 == tc.steps)
-            if ((rc = save_weights(&g, &tc, ckpt, step + 1, secs, cfg_json, &rep, err)) < 0) goto done;
+            if ((rc = save_weights(&g, &tc, ckpt, step + 1, secs, cfg_json, &rep, 1, err)) < 0) goto done;
     }
     if (!rep.has_val && (rc = validate(&val, &tc, &g, vctx, B, &rep, err)) < 0) goto done;
-    rc = save_weights(&g, &tc, out_path, step, seconds0 + sm_now() - t0, cfg_json, &rep, err);
+    rc = save_weights(&g, &tc, out_path, step, seconds0 + sm_now() - t0, cfg_json, &rep, 0, err);
 done:
     if (log) fclose(log);
     val_free(&val);

@@ -355,7 +355,54 @@ int sm_nn_load(sm_nn_net *net, const char *path, sm_error *err) {
 }
 
 int sm_nn_save(const sm_nn_net *net, const char *path, const char *const *meta, sm_error *err) {
+    return sm_nn_save_checkpoint(net, path, meta, 0, err);
+}
+
+/* The AdamW moments ride along as "adamw.m.NAME" and "adamw.v.NAME", shaped like their parameter. */
+static const char *const opt_prefix[2] = {"adamw.m.", "adamw.v."};
+
+int sm_nn_load_optimizer_st(sm_nn_net *net, const sm_nn_st *st, const char *what, sm_error *err) {
+    if (!net->compiled) return sm_error_set(err, SM_EINVAL, "%s: load into a net that is not compiled", what);
+    char name[160];
+    int found = 0;
+    for (int i = 0; i < net->n_params; i++) {
+        const nn_param *p = &net->ps[i];
+        for (int k = 0; k < 2; k++) {
+            snprintf(name, sizeof name, "%s%s", opt_prefix[k], p->name);
+            int j = sm_nn_st_find(st, name);
+            if (j < 0) {
+                if (found) return sm_error_set(err, SM_EFORMAT, "%s: optimizer tensor %s missing", what, name);
+                continue;
+            }
+            const st_tensor *t = &st->t[j];
+            size_t bytes = sizeof(float) * p->n;
+            if (strcmp(t->dtype, "F32") != 0 || t->end - t->begin != bytes)
+                return sm_error_set(err, SM_EFORMAT, "%s: optimizer tensor %s is not F32 of %zu values", what, name, p->n);
+            found++;
+        }
+    }
+    if (!found) return 0;
+    if (found != 2 * net->n_params) return sm_error_set(err, SM_EFORMAT, "%s: optimizer state incomplete", what);
+    if (!net->adam_m) {
+        net->adam_m = net->be->alloc(sizeof(float) * (net->total ? net->total : 1));
+        net->adam_v = net->be->alloc(sizeof(float) * (net->total ? net->total : 1));
+        if (!net->adam_m || !net->adam_v) return sm_error_set(err, SM_ENOMEM, "%s: no memory for AdamW state", what);
+    }
+    for (int i = 0; i < net->n_params; i++) {
+        const nn_param *p = &net->ps[i];
+        for (int k = 0; k < 2; k++) {
+            snprintf(name, sizeof name, "%s%s", opt_prefix[k], p->name);
+            const st_tensor *t = &st->t[sm_nn_st_find(st, name)];
+            memcpy((k ? net->adam_v : net->adam_m) + p->off, st->data + t->begin, sizeof(float) * p->n);
+        }
+    }
+    return 1;
+}
+
+int sm_nn_save_checkpoint(const sm_nn_net *net, const char *path, const char *const *meta, int with_optimizer,
+                          sm_error *err) {
     if (!net->compiled) return sm_error_set(err, SM_EINVAL, "%s: save of a net that is not compiled", path);
+    int sets = with_optimizer && net->adam_m && net->adam_v ? 3 : 1;
     cJSON *root = cJSON_CreateObject();
     if (!root) return sm_error_set(err, SM_ENOMEM, "%s: no memory", path);
     int rc = 0;
@@ -365,9 +412,12 @@ int sm_nn_save(const sm_nn_net *net, const char *path, const char *const *meta, 
         for (int i = 0; m && meta[i] && meta[i + 1]; i += 2) cJSON_AddStringToObject(m, meta[i], meta[i + 1]);
     }
     size_t off = 0;
-    for (int i = 0; i < net->n_params; i++) {
-        const nn_param *p = &net->ps[i];
-        cJSON *t = cJSON_AddObjectToObject(root, p->name);
+    char name[160];
+    for (int i = 0; i < sets * net->n_params; i++) {
+        const nn_param *p = &net->ps[i % net->n_params];
+        int set = i / net->n_params;
+        snprintf(name, sizeof name, "%s%s", set ? opt_prefix[set - 1] : "", p->name);
+        cJSON *t = cJSON_AddObjectToObject(root, name);
         if (!t) {
             rc = sm_error_set(err, SM_ENOMEM, "%s: no memory", path);
             goto done;
@@ -395,8 +445,11 @@ int sm_nn_save(const sm_nn_net *net, const char *path, const char *const *meta, 
     fwrite(len8, 1, 8, f.fp);
     fwrite(text, 1, hl, f.fp);
     for (size_t i = hl; i < padded; i++) fputc(' ', f.fp);
-    for (int i = 0; i < net->n_params; i++)
-        fwrite(net->params + net->ps[i].off, sizeof(float), net->ps[i].n, f.fp);
+    for (int i = 0; i < sets * net->n_params; i++) {
+        const float *base = i < net->n_params ? net->params : i < 2 * net->n_params ? net->adam_m : net->adam_v;
+        const nn_param *p = &net->ps[i % net->n_params];
+        fwrite(base + p->off, sizeof(float), p->n, f.fp);
+    }
     rc = sm_atomic_commit(&f, err);
 done:
     cJSON_free(text);

@@ -10,19 +10,36 @@
 #include "samem/nn.h"
 #include "test.h"
 
-static int __attribute__((unused)) same_file(const char *a, const char *b) {
-    char *x, *y;
-    size_t nx, ny;
+/* The two weight files hold the same tensors, bit for bit (the metadata holds the wall time, so it differs). */
+static int same_weights(const char *pa, const char *pb) {
     sm_error err = {0};
-    if (sm_read_text_file(a, 1 << 26, &x, &nx, &err) < 0) return 0;
-    if (sm_read_text_file(b, 1 << 26, &y, &ny, &err) < 0) {
-        free(x);
-        return 0;
+    sm_nn_st *a = NULL, *b = NULL;
+    int same = sm_nn_st_read(pa, &a, &err) == 0 && sm_nn_st_read(pb, &b, &err) == 0;
+    same = same && sm_nn_st_count(a) == sm_nn_st_count(b) && sm_nn_st_count(a) > 10;
+    for (int i = 0; same && i < sm_nn_st_count(a); i++) {
+        const char *dt;
+        int nd;
+        const int64_t *sh;
+        const void *da, *db;
+        size_t na, nb;
+        const char *name = sm_nn_st_tensor(a, i, &dt, &nd, &sh, &da, &na);
+        int j = sm_nn_st_find(b, name);
+        if (j < 0) {
+            same = 0;
+            break;
+        }
+        sm_nn_st_tensor(b, j, &dt, &nd, &sh, &db, &nb);
+        same = na == nb && memcmp(da, db, na) == 0;
     }
-    int same = nx == ny && memcmp(x, y, nx) == 0;
-    free(x);
-    free(y);
+    sm_nn_st_destroy(a);
+    sm_nn_st_destroy(b);
     return same;
+}
+
+/* Stops a training after its second step, as a kill would (the checkpoint of step 2 is written). */
+static int stop_after_two(const sm_train_report *r, void *user) {
+    (void)user;
+    return r->step >= 2;
 }
 
 /* A reader of noise frames with one dark disk that counts how often each frame is read. */
@@ -64,32 +81,32 @@ int main(void) {
     SM_CHECKF("tiny training runs", rc == 0, "%s", err.msg);
     rc = sm_model_train(cfg, w2, 0, 0, NULL, NULL, &err);
     SM_CHECKF("second run", rc == 0, "%s", err.msg);
-    /* same seed, same thread count: the same tensors (the metadata holds the wall time, so compare tensors) */
-    sm_nn_st *a = NULL, *b = NULL;
-    SM_CHECK("weights read back", sm_nn_st_read(w1, &a, &err) == 0 && sm_nn_st_read(w2, &b, &err) == 0);
-    if (a && b) {
-        int same = sm_nn_st_count(a) == sm_nn_st_count(b) && sm_nn_st_count(a) > 10;
-        for (int i = 0; same && i < sm_nn_st_count(a); i++) {
-            const char *dt;
-            int nd;
-            const int64_t *sh;
-            const void *da, *db;
-            size_t na, nb;
-            const char *name = sm_nn_st_tensor(a, i, &dt, &nd, &sh, &da, &na);
-            int j = sm_nn_st_find(b, name);
-            if (j < 0) {
-                same = 0;
-                break;
-            }
-            sm_nn_st_tensor(b, j, &dt, &nd, &sh, &db, &nb);
-            same = na == nb && memcmp(da, db, na) == 0;
-        }
-        SM_CHECK("same seed: bit-identical weights", same);
+    /* same seed, same thread count: the same tensors */
+    SM_CHECK("same seed: bit-identical weights", same_weights(w1, w2));
+    sm_nn_st *a = NULL;
+    if (sm_nn_st_read(w1, &a, &err) == 0) {
         const char *steps = sm_nn_st_meta(a, "steps");
         SM_CHECK("metadata records the steps and the network", steps && strcmp(steps, "4") == 0 && sm_nn_st_meta(a, "samem_net"));
+        SM_CHECK("final weights carry no optimizer state", sm_nn_st_find(a, "adamw.m.enc1a.conv.weight") < 0);
+        sm_nn_st_destroy(a);
     }
-    sm_nn_st_destroy(a);
-    sm_nn_st_destroy(b);
+    /* killed after step 2 and resumed: the same weights as the uninterrupted run (AdamW's moments are in
+     * the checkpoint) */
+    char w3[4096], ck3[4096];
+    sm_test_tmp_path(w3, sizeof w3, "w3.safetensors");
+    rc = sm_model_train(cfg, w3, 0, 0, stop_after_two, NULL, &err);
+    snprintf(ck3, sizeof ck3, "%s.ckpt", w3);
+    SM_CHECKF("a run stopped after 2 steps leaves a checkpoint", rc == 0 && access(ck3, R_OK) == 0, "%s", err.msg);
+    if (sm_nn_st_read(ck3, &a, &err) == 0) {
+        const char *steps = sm_nn_st_meta(a, "steps");
+        SM_CHECK("the checkpoint is at step 2 and holds AdamW's moments",
+                 steps && strcmp(steps, "2") == 0 && sm_nn_st_find(a, "adamw.m.enc1a.conv.weight") >= 0 &&
+                     sm_nn_st_find(a, "adamw.v.head.weight") >= 0);
+        sm_nn_st_destroy(a);
+    }
+    rc = sm_model_train(cfg, w3, 1, 0, NULL, NULL, &err);
+    SM_CHECKF("resumed run finishes", rc == 0, "%s", err.msg);
+    SM_CHECK("killed and resumed: bit-identical to the uninterrupted run", same_weights(w1, w3));
     snprintf(path, sizeof path, "%s.log.csv", w1);
     SM_CHECKF("log has a header and 4 step lines", count_lines(path) == 5, "%d lines", count_lines(path));
     snprintf(path, sizeof path, "%s.ckpt", w1);
