@@ -215,6 +215,12 @@ int main(void) {
     SM_CHECKF("auto mode: both segmented with IoU >= 0.8", (ia >= 0.8 && ib >= 0.8) || (ia2 >= 0.8 && ib2 >= 0.8),
               "%.3f %.3f / swapped %.3f %.3f", ia, ib, ia2, ib2);
 
+    /* automatic mode on noise alone: nothing found, no object, no error */
+    static clip empty;
+    empty.n = 0, empty.noise = 1.0, empty.edge = 1.2, empty.seed = 4;
+    rc = run_session(&empty, NULL, 0, 1, &u, -1);
+    SM_CHECKF("auto mode on noise alone: no object", rc == 0 && u.max_id == 0, "rc %d, max id %d", rc, u.max_id);
+
     /* cancelling and bad prompts */
     p[0] = box_around(1, 0, &c.obj[0][0]);
     rc = run_session(&c, p, 1, 0, &u, 4);
