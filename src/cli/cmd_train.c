@@ -39,8 +39,9 @@ const sm_command sm_cmd_train = {
     .description =
         "Generates clips with the simulator on the fly (presets thin/medium/thick and random configurations,\n"
         "all shapes and motions, JPEG), prompts jittered as a person draws them, weighted toward low contrast.\n"
-        "Logs loss and validation IoU to WEIGHTS.log.csv, writes WEIGHTS.ckpt every few dozen steps;\n"
-        "--resume continues from it after an interruption. The same config and seed give the same weights.\n"
+        "Logs loss and validation IoU to WEIGHTS.log.csv, writes WEIGHTS.ckpt (weights and optimizer state)\n"
+        "every few dozen steps; --resume continues from it after an interruption, as if uninterrupted.\n"
+        "The same config and seed give the same weights.\n"
         "example: samem train --config models/samem.json -o models/samem.safetensors --minutes 30",
     .min_positional = 0,
     .max_positional = 0,
