@@ -302,3 +302,19 @@ int sm__crop_mask_resize(sm__crop_mask *c, int x0, int y0, int w, int h) {
     if (n) memset(c->m, 0, n);
     return 0;
 }
+
+int64_t sm__label_bbox(const uint16_t *labels, int w, int h, uint16_t label, int *x0, int *y0, int *x1, int *y1) {
+    int bx0 = w, by0 = h, bx1 = -1, by1 = -1;
+    int64_t n = 0;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            if (labels[(size_t)y * w + x] == label) {
+                if (x < bx0) bx0 = x;
+                if (x > bx1) bx1 = x;
+                if (y < by0) by0 = y;
+                if (y > by1) by1 = y;
+                n++;
+            }
+    *x0 = bx0, *y0 = by0, *x1 = bx1, *y1 = by1;
+    return n;
+}

@@ -29,6 +29,10 @@ int sm__components(const uint8_t *m, int w, int h, int32_t *lab, int32_t *stack)
  * w*h ints, seen w*h bytes. */
 void sm__fill_holes(uint8_t *m, int w, int h, int32_t *stack, uint8_t *seen);
 
+/* Bounding box (inclusive) of the pixels of a label plane equal to `label`; *x1 = -1 when there is none.
+ * Returns the pixel count. */
+int64_t sm__label_bbox(const uint16_t *labels, int w, int h, uint16_t label, int *x0, int *y0, int *x1, int *y1);
+
 /* Mask moments: centroid (px, in the mask's own coordinates), area (px^2), angle (rad, CCW on screen),
  * full axis lengths (px, of the ellipse with the same second moments). */
 typedef struct sm__moments {

@@ -426,15 +426,8 @@ int64_t sm_refine_render(const sm_refine_result *r, int x0, int y0, int w, int h
 int sm_refine_fit(const float *frame, int width, int height, const uint16_t *labels, uint16_t label,
                   const sm_refine_result *start, sm_shape_kind shape, sm_refine_result *out, sm_error *err) {
     if (!labels) return sm__refine_mask(frame, width, height, NULL, start, shape, NULL, out, err);
-    int bx0 = width, by0 = height, bx1 = -1, by1 = -1;
-    for (int y = 0; y < height; y++)
-        for (int x = 0; x < width; x++)
-            if (labels[(size_t)y * width + x] == label) {
-                if (x < bx0) bx0 = x;
-                if (x > bx1) bx1 = x;
-                if (y < by0) by0 = y;
-                if (y > by1) by1 = y;
-            }
+    int bx0, by0, bx1, by1;
+    sm__label_bbox(labels, width, height, label, &bx0, &by0, &bx1, &by1);
     if (bx1 < 0) {
         memset(out, 0, sizeof *out);
         return sm_error_set(err, SM_EINVAL, "refine: no pixel has label %u", label);

@@ -352,15 +352,8 @@ static float make_sample(const train_cfg *tc, const clip *c, sm_rng *r, int forc
         if (prompt_mode) {
             /* the truth mask's bounding box */
             const uint16_t *L = c->labels + (size_t)t * c->W * c->H;
-            int bx0 = c->W, by0 = c->H, bx1 = -1, by1 = -1;
-            for (int y = 0; y < c->H; y++)
-                for (int x = 0; x < c->W; x++)
-                    if (L[(size_t)y * c->W + x] == id) {
-                        if (x < bx0) bx0 = x;
-                        if (x > bx1) bx1 = x;
-                        if (y < by0) by0 = y;
-                        if (y > by1) by1 = y;
-                    }
+            int bx0, by0, bx1, by1;
+            sm__label_bbox(L, c->W, c->H, (uint16_t)id, &bx0, &by0, &bx1, &by1);
             double bw = bx1 - bx0 + 1, bh = by1 - by0 + 1;
             if (sm_rng_uniform(r) < 0.6) {
                 sm_prompt *p = &prompts[n_prompts++];
@@ -417,15 +410,8 @@ static float make_sample(const train_cfg *tc, const clip *c, sm_rng *r, int forc
             }
             /* previous mask = the truth of frame t - dir */
             const uint16_t *L = c->labels + (size_t)(t - dir) * c->W * c->H;
-            int bx0 = c->W, by0 = c->H, bx1 = -1, by1 = -1;
-            for (int y = 0; y < c->H; y++)
-                for (int x = 0; x < c->W; x++)
-                    if (L[(size_t)y * c->W + x] == id) {
-                        if (x < bx0) bx0 = x;
-                        if (x > bx1) bx1 = x;
-                        if (y < by0) by0 = y;
-                        if (y > by1) by1 = y;
-                    }
+            int bx0, by0, bx1, by1;
+            sm__label_bbox(L, c->W, c->H, (uint16_t)id, &bx0, &by0, &bx1, &by1);
             if (bx1 >= 0 && sm__crop_mask_resize(&prev, bx0, by0, bx1 - bx0 + 1, by1 - by0 + 1) == 0)
                 for (int y = by0; y <= by1; y++)
                     for (int x = bx0; x <= bx1; x++) prev.m[(size_t)(y - by0) * prev.w + (x - bx0)] = L[(size_t)y * c->W + x] == id;
