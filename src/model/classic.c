@@ -52,10 +52,7 @@ int sm__classic_segment(const float *frame, int W, int H, const sm__obj_prior *p
     double hs = pr->search + 2.5 * half_len + 4;
     int x0 = (int)floor(pr->x - hs), x1 = (int)ceil(pr->x + hs);
     int y0 = (int)floor(pr->y - hs), y1 = (int)ceil(pr->y + hs);
-    if (x0 < 0) x0 = 0;
-    if (y0 < 0) y0 = 0;
-    if (x1 > W - 1) x1 = W - 1;
-    if (y1 > H - 1) y1 = H - 1;
+    sm__clip_box(&x0, &y0, &x1, &y1, W, H);
     int w = x1 - x0 + 1, h = y1 - y0 + 1;
     if (sm__crop_mask_resize(&out->mask, x0, y0, 0, 0) < 0) return sm_error_set(err, SM_ENOMEM, "segment: out of memory");
     if (w < 4 || h < 4) return 0;

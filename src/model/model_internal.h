@@ -29,6 +29,14 @@ int sm__components(const uint8_t *m, int w, int h, int32_t *lab, int32_t *stack)
  * w*h ints, seen w*h bytes. */
 void sm__fill_holes(uint8_t *m, int w, int h, int32_t *stack, uint8_t *seen);
 
+/* Clips the inclusive box [x0, x1] x [y0, y1] to a w x h image (it may come out empty: x1 < x0). */
+static inline void sm__clip_box(int *x0, int *y0, int *x1, int *y1, int w, int h) {
+    if (*x0 < 0) *x0 = 0;
+    if (*y0 < 0) *y0 = 0;
+    if (*x1 > w - 1) *x1 = w - 1;
+    if (*y1 > h - 1) *y1 = h - 1;
+}
+
 /* Bounding box (inclusive) of the pixels of a label plane equal to `label`; *x1 = -1 when there is none.
  * Returns the pixel count. */
 int64_t sm__label_bbox(const uint16_t *labels, int w, int h, uint16_t label, int *x0, int *y0, int *x1, int *y1);

@@ -272,10 +272,7 @@ int sm__net_postprocess(const sm__net_config *c, const sm__crop_geom *g, const f
     double side = S * g->scale;
     int x0 = (int)floor(g->cx - side / 2), x1 = (int)ceil(g->cx + side / 2);
     int y0 = (int)floor(g->cy - side / 2), y1 = (int)ceil(g->cy + side / 2);
-    if (x0 < 0) x0 = 0;
-    if (y0 < 0) y0 = 0;
-    if (x1 > W - 1) x1 = W - 1;
-    if (y1 > H - 1) y1 = H - 1;
+    sm__clip_box(&x0, &y0, &x1, &y1, W, H);
     if (sm__crop_mask_resize(&out->mask, x0, y0, 0, 0) < 0) return sm_error_set(err, SM_ENOMEM, "network: out of memory");
     if (x1 < x0 || y1 < y0) return 0;
     int w = x1 - x0 + 1, h = y1 - y0 + 1;

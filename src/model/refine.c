@@ -285,10 +285,7 @@ int sm__refine_mask(const float *frame, int width, int height, const sm__crop_ma
     if (shape == SM_SHAPE_NONE) return 0;
     int margin = (int)ceil(fmax(4.0, 0.35 * minor)) + 2;
     int x0 = bx0 - margin, x1 = bx1 + margin, y0 = by0 - margin, y1 = by1 + margin;
-    if (x0 < 0) x0 = 0;
-    if (y0 < 0) y0 = 0;
-    if (x1 > width - 1) x1 = width - 1;
-    if (y1 > height - 1) y1 = height - 1;
+    sm__clip_box(&x0, &y0, &x1, &y1, width, height);
     int w = x1 - x0 + 1, h = y1 - y0 + 1;
     if (w < 5 || h < 5) return 0;
     size_t n = (size_t)w * h;

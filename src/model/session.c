@@ -329,10 +329,7 @@ static void polygon_mask(const sm_session *s, obj *o, const sm_refine_result *rr
     sm__crop_mask *m = &o->seg.mask;
     int pad = 3;
     int x0 = m->x0 - pad, y0 = m->y0 - pad, x1 = m->x0 + m->w - 1 + pad, y1 = m->y0 + m->h - 1 + pad;
-    if (x0 < 0) x0 = 0;
-    if (y0 < 0) y0 = 0;
-    if (x1 > s->W - 1) x1 = s->W - 1;
-    if (y1 > s->H - 1) y1 = s->H - 1;
+    sm__clip_box(&x0, &y0, &x1, &y1, s->W, s->H);
     int w = x1 - x0 + 1, h = y1 - y0 + 1;
     uint8_t *poly = malloc((size_t)w * h);
     if (!poly) return;
@@ -388,10 +385,7 @@ static void template_mask(const sm_session *s, obj *o, sm_object_result *r) {
     if (o->tmpl_frames < 3) return;
     /* the mean drawn at this frame's position */
     int x0 = (int)floor(r->x - c), y0 = (int)floor(r->y - c), x1 = x0 + n, y1 = y0 + n;
-    if (x0 < 0) x0 = 0;
-    if (y0 < 0) y0 = 0;
-    if (x1 > s->W - 1) x1 = s->W - 1;
-    if (y1 > s->H - 1) y1 = s->H - 1;
+    sm__clip_box(&x0, &y0, &x1, &y1, s->W, s->H);
     int w = x1 - x0 + 1, h = y1 - y0 + 1;
     if (w < 1 || h < 1) return;
     uint8_t *mm = calloc((size_t)w * h, 1);
@@ -477,10 +471,7 @@ static double mask_evidence(const float *frame, int W, int H, const sm__crop_mas
     if (m->w <= 0) return 0;
     int pad = 6;
     int x0 = m->x0 - pad, y0 = m->y0 - pad, x1 = m->x0 + m->w - 1 + pad, y1 = m->y0 + m->h - 1 + pad;
-    if (x0 < 0) x0 = 0;
-    if (y0 < 0) y0 = 0;
-    if (x1 > W - 1) x1 = W - 1;
-    if (y1 > H - 1) y1 = H - 1;
+    sm__clip_box(&x0, &y0, &x1, &y1, W, H);
     int w = x1 - x0 + 1, h = y1 - y0 + 1;
     if (w < 3 || h < 3) return 0;
     float *win = calloc((size_t)w * h, sizeof(float)), *ring = malloc(sizeof(float) * (size_t)w * h);
