@@ -292,6 +292,13 @@ static int load_ahead(sm_session *s, int64_t t, int dir, sm_error *err) {
     return 0;
 }
 
+/* The frames of the window available now (consecutive from the current one). */
+static int window_count(const sm_session *s) {
+    int n = 0;
+    while (n < SM__WINDOW && s->win_idx[n] >= 0) n++;
+    return n;
+}
+
 /* The frames ahead available now (consecutive from t + dir). */
 static int ahead_count(const sm_session *s) {
     int n = 0;
@@ -321,10 +328,29 @@ static void obj_reset_state(obj *o) {
     o->mask.w = o->mask.h = 0;
 }
 
-/* Fills the object's result from its mask (moments, intensity, border) and the refinement. */
+/* Replaces the object's mask by a candidate drawn over the box (x0, y0, w, h) when the two agree (IoU >= 0.6):
+ * a particle that changes (touching, leaving) keeps its own mask. Returns 1 when it was taken. */
+static int adopt_if_agrees(sm__crop_mask *m, int x0, int y0, int w, int h, const uint8_t *cand, sm_object_result *r) {
+    int64_t n_cand = 0, inter = 0, n_mask = 0;
+    for (size_t i = 0; i < (size_t)w * h; i++) n_cand += cand[i];
+    for (int y = 0; y < m->h; y++)
+        for (int x = 0; x < m->w; x++)
+            if (m->m[(size_t)y * m->w + x]) {
+                n_mask++;
+                int cx = m->x0 + x - x0, cy = m->y0 + y - y0;
+                inter += cx >= 0 && cy >= 0 && cx < w && cy < h && cand[(size_t)cy * w + cx];
+            }
+    int64_t uni = n_cand + n_mask - inter;
+    if (n_cand == 0 || uni <= 0 || (double)inter / (double)uni < 0.6) return 0;
+    if (sm__crop_mask_resize(m, x0, y0, w, h) < 0) return 0;
+    memcpy(m->m, cand, (size_t)w * h);
+    r->area = (double)n_cand;
+    return 1;
+}
+
 /* A faceted particle whose polygon model fitted clearly better than the smooth ones gets the drawn polygon
  * as its mask: straight edges and sharp corners that a network's mask rounds off (measured on the
- * benchmark's triangles). Kept only when it agrees with the mask it came from (IoU >= 0.6). */
+ * benchmark's triangles). Kept only when it agrees with the mask it came from (adopt_if_agrees). */
 static void polygon_mask(const sm_session *s, obj *o, const sm_refine_result *rr, sm_object_result *r) {
     sm__crop_mask *m = &o->seg.mask;
     int pad = 3;
@@ -333,27 +359,15 @@ static void polygon_mask(const sm_session *s, obj *o, const sm_refine_result *rr
     int w = x1 - x0 + 1, h = y1 - y0 + 1;
     uint8_t *poly = malloc((size_t)w * h);
     if (!poly) return;
-    int64_t n_poly = sm_refine_render(rr, x0, y0, w, h, poly);
-    int64_t inter = 0, n_mask = 0;
-    for (int y = 0; y < m->h; y++)
-        for (int x = 0; x < m->w; x++)
-            if (m->m[(size_t)y * m->w + x]) {
-                n_mask++;
-                inter += poly[(size_t)(y + m->y0 - y0) * w + x + m->x0 - x0];
-            }
-    double iou = n_poly + n_mask - inter > 0 ? (double)inter / (double)(n_poly + n_mask - inter) : 0;
-    if (iou >= 0.6 && sm__crop_mask_resize(m, x0, y0, w, h) == 0) {
-        memcpy(m->m, poly, (size_t)w * h);
-        r->area = (double)n_poly;
-    }
+    sm_refine_render(rr, x0, y0, w, h, poly);
+    adopt_if_agrees(m, x0, y0, w, h, poly, r);
     free(poly);
 }
 
 /* The mask as the running mean of the object's masks, each centred on the object's position on its frame
  * (weight 0.35 for the newest): a rigid particle keeps its shape, while a single frame's mask at low
  * contrast-to-noise is ragged. Restarted on prompts, after gaps and when the size changes; used only when
- * it agrees with this frame's mask (IoU >= 0.6), so a particle that changes (touching, leaving) keeps its
- * own mask. */
+ * it agrees with this frame's mask (adopt_if_agrees). */
 static void template_mask(const sm_session *s, obj *o, sm_object_result *r) {
     sm__crop_mask *m = &o->seg.mask;
     int need = 2 * (int)ceil(0.5 * hypot(m->w, m->h) + 4) + 1;
@@ -390,7 +404,6 @@ static void template_mask(const sm_session *s, obj *o, sm_object_result *r) {
     if (w < 1 || h < 1) return;
     uint8_t *mm = calloc((size_t)w * h, 1);
     if (!mm) return;
-    int64_t n_new = 0, inter = 0, n_old = 0;
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++) {
             double u = x0 + x - r->x + c, v = y0 + y - r->y + c;
@@ -401,22 +414,13 @@ static void template_mask(const sm_session *s, obj *o, sm_object_result *r) {
                 double wgt = ((q & 1) ? fx : 1 - fx) * ((q >> 1) ? fy : 1 - fy);
                 if (uu >= 0 && vv >= 0 && uu < n && vv < n) val += wgt * o->tmpl[(size_t)vv * n + uu];
             }
-            int on = val >= 0.5;
-            mm[(size_t)y * w + x] = (uint8_t)on;
-            n_new += on;
-            int mx = x0 + x - m->x0, my = y0 + y - m->y0;
-            int old_on = mx >= 0 && my >= 0 && mx < m->w && my < m->h && m->m[(size_t)my * m->w + mx];
-            inter += on && old_on;
+            mm[(size_t)y * w + x] = (uint8_t)(val >= 0.5);
         }
-    for (size_t i = 0; i < (size_t)m->w * m->h; i++) n_old += m->m[i];
-    double iou = n_new + n_old - inter > 0 ? (double)inter / (double)(n_new + n_old - inter) : 0;
-    if (n_new > 0 && iou >= 0.6 && sm__crop_mask_resize(m, x0, y0, w, h) == 0) {
-        memcpy(m->m, mm, (size_t)w * h);
-        r->area = (double)n_new;
-    }
+    adopt_if_agrees(m, x0, y0, w, h, mm, r);
     free(mm);
 }
 
+/* Fills the object's result from its mask (moments, intensity, border) and the refinement. */
 static void measure(sm_session *s, obj *o, const float *frame) {
     sm_object_result *r = &o->res;
     const sm__crop_mask *m = &o->seg.mask;
@@ -635,21 +639,16 @@ static int claimed_by_other(const obj *o, const sm__crop_mask *m) {
  * registered as if the object stood there; it is re-found when the network is sure and the image agrees. */
 static int second_look(sm_session *s, int64_t t, const int *which, int n, sm_error *err) {
     const float *frame = s->win[0];
-    int m = 0;
-    for (int k = 0; k < n; k++) {
-        obj *o = &s->objs[which[k]];
-        if (o->res.id >= 0 && o->lost && !o->prompted_now && !o->res.visible && o->seg.mask.w > 0) m++;
-    }
-    if (!m) return 0;
-    const sm__obj_prior **pri = malloc(sizeof *pri * (size_t)m);
-    sm__seg_out **outs = malloc(sizeof *outs * (size_t)m);
-    obj **objs = malloc(sizeof *objs * (size_t)m);
-    double *hx = malloc(sizeof(double) * SM__NET_HIST * (size_t)m), *hy = malloc(sizeof(double) * SM__NET_HIST * (size_t)m);
+    if (n <= 0) return 0;
+    const sm__obj_prior **pri = malloc(sizeof *pri * (size_t)n);
+    sm__seg_out **outs = malloc(sizeof *outs * (size_t)n);
+    obj **objs = malloc(sizeof *objs * (size_t)n);
+    double *hx = malloc(sizeof(double) * SM__NET_HIST * (size_t)n), *hy = malloc(sizeof(double) * SM__NET_HIST * (size_t)n);
     if (!pri || !outs || !objs || !hx || !hy) {
         free(pri), free(outs), free(objs), free(hx), free(hy);
         return sm_error_set(err, SM_ENOMEM, "session: out of memory");
     }
-    int j = 0;
+    int m = 0;
     for (int k = 0; k < n; k++) {
         obj *o = &s->objs[which[k]];
         if (!(o->res.id >= 0 && o->lost && !o->prompted_now && !o->res.visible && o->seg.mask.w > 0)) continue;
@@ -659,15 +658,14 @@ static int second_look(sm_session *s, int64_t t, const int *which, int n, sm_err
         o->prior.prev = NULL;
         for (int h = 0; h < SM__NET_HIST; h++) {
             int have = s->win_idx[h + 1] >= 0;
-            hx[j * SM__NET_HIST + h] = have ? o->prior.x : NAN, hy[j * SM__NET_HIST + h] = have ? o->prior.y : NAN;
+            hx[m * SM__NET_HIST + h] = have ? o->prior.x : NAN, hy[m * SM__NET_HIST + h] = have ? o->prior.y : NAN;
         }
-        pri[j] = &o->prior, outs[j] = &o->seg, objs[j] = o;
-        j++;
+        pri[m] = &o->prior, outs[m] = &o->seg, objs[m] = o;
+        m++;
     }
-    int n_win = 0;
-    while (n_win < SM__WINDOW && s->win_idx[n_win] >= 0) n_win++;
-    int rc = sm__net_segment_batch(s->net, (const float *const *)s->win, n_win, (const float *const *)s->ahead,
-                                   ahead_count(s), s->W, s->H, m, pri, hx, hy, outs, err);
+    int rc = m ? sm__net_segment_batch(s->net, (const float *const *)s->win, window_count(s), (const float *const *)s->ahead,
+                                       ahead_count(s), s->W, s->H, m, pri, hx, hy, outs, err)
+               : 0;
     for (int q = 0; rc == 0 && q < m; q++) {
         obj *o = objs[q];
         /* judged on the mean of the last three frames when there is one (the object at rest: x 1.7) */
@@ -760,9 +758,7 @@ static int process_frame(sm_session *s, int64_t t, const int *which, int n, sm_e
             outs[nb] = &o->seg;
             nb++;
         }
-        int n_win = 0;
-        while (n_win < SM__WINDOW && s->win_idx[n_win] >= 0) n_win++;
-        rc = sm__net_segment_batch(s->net, (const float *const *)s->win, n_win, (const float *const *)s->ahead,
+        rc = sm__net_segment_batch(s->net, (const float *const *)s->win, window_count(s), (const float *const *)s->ahead,
                                    ahead_count(s), s->W, s->H, nb, pri, hx, hy, outs, err);
         free(pri), free(outs), free(hx), free(hy);
         if (rc < 0) return rc;
