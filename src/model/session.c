@@ -84,6 +84,8 @@ struct sm_session {
     uint16_t *labels;            /* (H, W) */
     float *mean3;                /* (H, W) mean of the last 3 frames, for lost objects (NULL until needed) */
     int64_t mean3_t;             /* the frame mean3 was made for (-1: none) */
+    float *around;               /* (H, W) mean of frames t-1, t, t+1, for the evidence of tracked masks */
+    int64_t around_t;            /* the frame it was made for (-1: none) */
     int polarity;                /* session-wide polarity decided by the detector (0 until then) */
     sm__net_runner *net;         /* SM_METHOD_NET */
 };
@@ -129,6 +131,7 @@ int sm_session_open_reader(sm_session **out, int width, int height, int64_t fram
     }
     s->labels = malloc((size_t)width * height * sizeof(uint16_t));
     s->mean3_t = -1;
+    s->around_t = -1;
     if (!s->labels) rc = SM_ENOMEM;
     for (int k = 0; k < SM__NET_AHEAD_MAX; k++) s->ahead_idx[k] = -1;
     if (rc == 0 && s->opt.method == SM_METHOD_NET) {
@@ -171,6 +174,7 @@ void sm_session_close(sm_session *s) {
     for (int k = 0; k < SM__NET_AHEAD_MAX; k++) free(s->ahead[k]);
     free(s->labels);
     free(s->mean3);
+    free(s->around);
     sm__net_runner_destroy(s->net);
     free(s);
 }
@@ -310,6 +314,7 @@ static void reset_window(sm_session *s) {
     for (int k = 0; k < SM__WINDOW; k++) s->win_idx[k] = -1;
     for (int k = 0; k < SM__NET_AHEAD_MAX; k++) s->ahead_idx[k] = -1;
     s->mean3_t = -1;
+    s->around_t = -1;
 }
 
 /* ---------------------------------------------------------------- one frame */
@@ -782,6 +787,21 @@ static int process_frame(sm_session *s, int64_t t, const int *which, int n, sm_e
         }
         search_frame = s->mean3;
     }
+    /* a tracked mask's evidence is judged on the mean of frames t-1, t, t+1 (contrast-to-noise x 1.7; the
+     * particles move about a pixel per frame): on single frames one faint frame of a faint particle dropped
+     * its evidence below the threshold and the track was dropped (12 other videos: thick mean IoU 0.547 ->
+     * 0.576, medium 0.700 -> 0.711, thin unchanged). A mask at the border is judged on frame t alone, or a
+     * particle leaving the field would keep a mask one frame too long. */
+    const float *ev_frame = frame;
+    if (s->win_idx[1] >= 0 && ahead_count(s) > 0) {
+        size_t np = (size_t)s->W * s->H;
+        if (!s->around && !(s->around = malloc(np * sizeof(float)))) return sm_error_set(err, SM_ENOMEM, "session: out of memory");
+        if (s->around_t != t) {
+            for (size_t i = 0; i < np; i++) s->around[i] = (s->win[0][i] + s->win[1][i] + s->ahead[0][i]) * (1.0f / 3);
+            s->around_t = t;
+        }
+        ev_frame = s->around;
+    }
 #pragma omp parallel for schedule(dynamic, 1)
     for (int k = 0; k < n; k++) {
         obj *o = &s->objs[which[k]];
@@ -816,7 +836,9 @@ static int process_frame(sm_session *s, int64_t t, const int *which, int n, sm_e
         if (o->use_net && !o->prompted_now && !o->lost && o->seg.mask.w > 0 && claimed_by_other(o, &o->seg.mask))
             o->seg.score = fmin(o->seg.score, 0.2); /* it slid onto a neighbour (a particle leaving the field) */
         if (o->use_net && !o->prompted_now && !o->lost && o->seg.mask.w > 0) {
-            double ev = mask_evidence(frame, s->W, s->H, &o->seg.mask, o->pol);
+            const sm__crop_mask *mk = &o->seg.mask;
+            int at_border = mk->x0 == 0 || mk->y0 == 0 || mk->x0 + mk->w == s->W || mk->y0 + mk->h == s->H;
+            double ev = mask_evidence(at_border ? frame : ev_frame, s->W, s->H, mk, o->pol);
             /* one faint frame is noise; a run of them is a mask that has left its particle */
             o->evidence = 0.7 * o->evidence + 0.3 * fmin(ev, 20.0);
             o->frame_ev = ev;
