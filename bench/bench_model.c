@@ -18,6 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "samem/io.h"
 #include "samem/metrics.h"
 #include "samem/model.h"
@@ -88,9 +90,49 @@ static double pct(double *v, size_t n, double q) {
     return i + 1 < n ? v[i] * (1 - f) + v[i + 1] * f : v[i];
 }
 
+/* Each particle's contrast-to-noise per frame, from the simulator's truth.json ("cnr_particle": frames x
+ * particles, null out of the field): (frames, n) doubles, NaN where unknown; NULL when absent. */
+typedef struct particle_cnr {
+    double *v;
+    int64_t frames;
+    int n;
+} particle_cnr;
+
+static particle_cnr read_particle_cnr(const char *dir) {
+    particle_cnr pc = {0};
+    char path[4200], *text = NULL;
+    size_t len = 0;
+    sm_error e = {0};
+    snprintf(path, sizeof path, "%s/truth.json", dir);
+    if (sm_read_text_file(path, 1 << 26, &text, &len, &e) < 0) return pc;
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    const cJSON *cp = cJSON_GetObjectItem(cJSON_GetObjectItem(root, "frames"), "cnr_particle");
+    int64_t T = cJSON_GetArraySize(cp);
+    int n = T > 0 ? cJSON_GetArraySize(cJSON_GetArrayItem(cp, 0)) : 0;
+    if (T > 0 && n > 0 && (pc.v = malloc(sizeof(double) * (size_t)T * (size_t)n))) {
+        pc.frames = T, pc.n = n;
+        for (int64_t t = 0; t < T; t++)
+            for (int i = 0; i < n; i++) {
+                const cJSON *x = cJSON_GetArrayItem(cJSON_GetArrayItem(cp, (int)t), i);
+                pc.v[t * n + i] = cJSON_IsNumber(x) ? x->valuedouble : NAN;
+            }
+    }
+    cJSON_Delete(root);
+    return pc;
+}
+
+/* Contrast-to-noise bins: below the faintest particle measured in a real video (0.23), its measured range
+ * (0.23 to 1.16, ../shared/REAL_DATA.md), and above. */
+#define N_CNR_BINS 3
+static const double cnr_edges[N_CNR_BINS - 1] = {0.23, 1.16};
+static const char *cnr_bin_names[N_CNR_BINS] = {"below 0.23", "0.23 to 1.16 (a real video's range)", "above 1.16"};
+
 /* Scores a predicted label stack against the truth stack, restricted to the truth objects in keep[] (the
- * prompted ones; keep[label] != 0). */
-static int score(const char *pred_path, const char *gt_path, const uint8_t *keep, acc *a, sm_error *err) {
+ * prompted ones; keep[label] != 0). Rows of truth objects also go to bins[] by their contrast-to-noise on
+ * that frame (pc; false positives have none). */
+static int score(const char *pred_path, const char *gt_path, const uint8_t *keep, const particle_cnr *pc, acc *a,
+                 acc *bins, sm_error *err) {
     sm_video *pv, *gv;
     if (sm_video_open(&pv, pred_path, err) < 0) return -1;
     if (sm_video_open(&gv, gt_path, err) < 0) {
@@ -119,8 +161,17 @@ static int score(const char *pred_path, const char *gt_path, const uint8_t *keep
     sm_mot_scores m;
     if (rc == 0 && (rc = sm_seg_eval_finish(se, &s, err)) == 0) {
         for (int64_t i = 0; i < s.n_rows; i++) {
-            a->iou_sum += s.objects[i].iou, a->jf_sum += s.objects[i].jf, a->rows += 1;
-            samples_add(&a->cerr, s.objects[i].centroid_err);
+            const sm_seg_object *ob = &s.objects[i];
+            a->iou_sum += ob->iou, a->jf_sum += ob->jf, a->rows += 1;
+            samples_add(&a->cerr, ob->centroid_err);
+            double c = ob->gt_label > 0 && ob->gt_label <= pc->n && ob->frame < pc->frames
+                           ? pc->v[ob->frame * pc->n + ob->gt_label - 1]
+                           : NAN;
+            if (isfinite(c)) {
+                int b = 0;
+                while (b < N_CNR_BINS - 1 && c >= cnr_edges[b]) b++;
+                bins[b].iou_sum += ob->iou, bins[b].jf_sum += ob->jf, bins[b].rows += 1;
+            }
         }
         sm_seg_scores_free(&s);
         if ((rc = sm_mot_compute(mot, 0.5, &m, err)) == 0) a->idsw += m.id_switches;
@@ -196,8 +247,9 @@ int main(int argc, char **argv) {
     char cmd[4400];
     snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir -p %s", root, root);
     if (system(cmd) != 0) return 2;
-    acc A[3][N_METHODS];
+    acc A[3][N_METHODS], C[N_METHODS][N_CNR_BINS];
     memset(A, 0, sizeof A);
+    memset(C, 0, sizeof C);
     const char *presets[3] = {"thin", "medium", "thick"};
     double t_all = sm_now();
     int done_videos = 0, n_prompted = 0;
@@ -227,6 +279,7 @@ int main(int argc, char **argv) {
         sm_prompt *prompts;
         int np;
         if (prompts_from_truth(gt, &prompts, &np, &err) < 0) return 2;
+        particle_cnr pc = read_particle_cnr(dir);
         static uint8_t keep[65536], keep_all[65536];
         memset(keep, 0, sizeof keep);
         memset(keep_all, 1, sizeof keep_all);
@@ -305,7 +358,7 @@ int main(int argc, char **argv) {
                         }
                         break;
                     }
-            if (score(pred, gt, m == M_AUTO ? keep_all : keep, &A[pi][m], &err) < 0) {
+            if (score(pred, gt, m == M_AUTO ? keep_all : keep, &pc, &A[pi][m], C[m], &err) < 0) {
                 fprintf(stderr, "bench_model: scoring: %s\n", err.msg);
                 return 2;
             }
@@ -317,6 +370,7 @@ int main(int argc, char **argv) {
             sm_tracks_destroy(tr);
         }
         free(prompts);
+        free(pc.v);
         sm_tracks_destroy(gt_all);
         done_videos++;
         fprintf(stderr, "bench_model: video %d (%s %s %s %d px) done, %.0f s\n", vi, V->preset, V->shape, V->motion, V->size,
@@ -393,6 +447,21 @@ int main(int argc, char **argv) {
             free(a->rerr.v);
             free(a->crb.v);
         }
+    fprintf(fp, "\nBy contrast: the same rows (truth particles on each frame, all presets together) split by the "
+                "particle's contrast-to-noise per pixel on that frame, as the simulator records it (background minus "
+                "particle core over the noise std). A real video measured median 0.79, range 0.23 to 1.16 "
+                "(../shared/REAL_DATA.md); fainter particles are invisible on a single frame.\n\n");
+    fprintf(fp, "| method |");
+    for (int b = 0; b < N_CNR_BINS; b++) fprintf(fp, " %s: mean IoU (rows) |", cnr_bin_names[b]);
+    fprintf(fp, "\n|---|");
+    for (int b = 0; b < N_CNR_BINS; b++) fprintf(fp, "---|");
+    fprintf(fp, "\n");
+    for (int m = 0; m < N_METHODS; m++) {
+        if (m == M_GT || (!model && (m == M_NET || m == M_AUTO))) continue;
+        fprintf(fp, "| %s |", method_names[m]);
+        for (int b = 0; b < N_CNR_BINS; b++) fprintf(fp, " %.3f (%.0f) |", C[m][b].rows ? C[m][b].iou_sum / C[m][b].rows : NAN, C[m][b].rows);
+        fprintf(fp, "\n");
+    }
     fprintf(fp, "\nSpeed, `samem segment` end to end (read TIFF, segment, refine, write masks.tif + tracks.csv), 1024x1024, "
                 "%d frames, 5 prompted particles, %d threads available:\n\n", quick ? 40 : 100, (int)sysconf(_SC_NPROCESSORS_ONLN));
     fprintf(fp, "| method | frames/s | peak RSS (MiB) |\n|---|---|---|\n");

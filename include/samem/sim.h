@@ -234,7 +234,7 @@ const sm_sim_frame_info *sm_sim_last_frame(const sm_sim *s);
 const double *sm_sim_cnr_history(const sm_sim *s, int64_t *n);
 
 /* Writes truth.json: the config, the seed, the drawn imaging values, every particle's parameters and the
- * per-frame contrast-to-noise of the frames made so far. Atomic. */
+ * per-frame contrast-to-noise of the frames made so far (the frame's mean, and each particle's). Atomic. */
 int sm_sim_write_truth(const sm_sim *s, const char *path, sm_error *err);
 
 /* ---------------------------------------------------------------- whole clips and videos */

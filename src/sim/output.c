@@ -110,6 +110,16 @@ int sm_sim_write_truth(const sm_sim *s, const char *path, sm_error *err) {
         if (isfinite(s->cnr_hist[t])) sum += s->cnr_hist[t], n++;
     }
     cJSON_AddNumberToObject(fr, "cnr_mean", n ? sum / n : NAN);
+    /* each particle's own, per frame (null where it is out of the field): scores can be split by contrast */
+    cJSON *cp = cJSON_AddArrayToObject(fr, "cnr_particle");
+    for (int64_t t = 0; t < s->frame; t++) {
+        cJSON *row = cJSON_CreateArray();
+        for (int i = 0; i < s->n; i++) {
+            double v = s->cnr_part_hist[(size_t)t * (size_t)s->n + (size_t)i];
+            cJSON_AddItemToArray(row, isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull());
+        }
+        cJSON_AddItemToArray(cp, row);
+    }
     int rc = sm_json_write_file(path, root, err);
     cJSON_Delete(root);
     return rc;

@@ -27,6 +27,7 @@ void sm_sim_destroy(sm_sim *s) {
     free(s->pub_view);
     sim_detector_free(s);
     free(s->cnr_hist);
+    free(s->cnr_part_hist);
     free(s);
 }
 
@@ -165,15 +166,27 @@ int64_t sm_sim_next_frame(sm_sim *s, float *frame, uint16_t *labels, sm_tracks *
     double noise_var_grey_per_count = s->img.gain * s->img.gain * (1 + c->gain_noise * c->gain_noise);
     double qvar = c->bits == 32 ? 0 : 1.0 / 12, cnr_sum = 0;
     int cnr_n = 0, visible = 0;
+    if (s->frame >= s->cnr_cap) {
+        int64_t cap = s->cnr_cap ? s->cnr_cap * 2 : 256;
+        double *h = realloc(s->cnr_hist, sizeof(double) * (size_t)cap);
+        if (h) s->cnr_hist = h;
+        double *hp = h ? realloc(s->cnr_part_hist, sizeof(double) * (size_t)cap * (size_t)(s->n > 0 ? s->n : 1)) : NULL;
+        if (!h || !hp) return fail(err, SM_ENOMEM, "out of memory");
+        s->cnr_part_hist = hp;
+        s->cnr_cap = cap;
+    }
+    double *cnr_part = s->cnr_part_hist + (size_t)s->frame * (size_t)s->n;
     for (int i = 0; i < s->n; i++) {
         sim_particle *sp = &s->parts[i];
         sim_particle_mask(s, sp, labels);
         if (sp->mask_area > 0) visible++;
+        cnr_part[i] = NAN;
         if (frame && sp->mask_area > 0 && isfinite(sp->core_contrast)) {
             double bg = sp->core_bg * flicker;  /* expected counts */
             double sd = sqrt(noise_var_grey_per_count * bg + c->read_noise_grey * c->read_noise_grey + qvar);
             if (sd > 0) {
-                cnr_sum += s->img.gain * bg * s->img.contrast_retention * sp->core_contrast / sd;
+                cnr_part[i] = s->img.gain * bg * s->img.contrast_retention * sp->core_contrast / sd;
+                cnr_sum += cnr_part[i];
                 cnr_n++;
             }
         }
@@ -203,13 +216,6 @@ int64_t sm_sim_next_frame(sm_sim *s, float *frame, uint16_t *labels, sm_tracks *
     s->last.drift_px[0] = s->drift_x;
     s->last.drift_px[1] = s->drift_y;
     s->last.visible = visible;
-    if (s->frame >= s->cnr_cap) {
-        int64_t cap = s->cnr_cap ? s->cnr_cap * 2 : 256;
-        double *h = realloc(s->cnr_hist, sizeof(double) * (size_t)cap);
-        if (!h) return fail(err, SM_ENOMEM, "out of memory");
-        s->cnr_hist = h;
-        s->cnr_cap = cap;
-    }
     s->cnr_hist[s->frame] = s->last.cnr;
     return s->frame++;
 }

@@ -84,6 +84,7 @@ struct sm_sim {
     int64_t *defect_index;  /* (n_defects) pixel index */
     uint8_t *defect_hot;    /* (n_defects) 1 hot, 0 dead */
     double *cnr_hist;       /* per-frame CNR */
+    double *cnr_part_hist;  /* (frames, n) each particle's CNR per frame, NaN where it is not in the field */
     int64_t cnr_cap;
     /* Poisson sampler tables */
     struct sim_poisson *poisson;

@@ -105,6 +105,24 @@ static void test_writer(void) {
                      cJSON_GetObjectItem(cJSON_GetArrayItem(parts, 0), "alpha") &&
                      cJSON_GetObjectItem(cJSON_GetArrayItem(parts, 0), "D_r_rad2_s"));
         SM_CHECK("writer: truth.json has the per-frame contrast-to-noise", cJSON_GetArraySize(cnr) == c.frames);
+        /* each particle's own: the frame's value is their mean over the particles in the field */
+        const cJSON *cp = cJSON_GetObjectItem(cJSON_GetObjectItem(root, "frames"), "cnr_particle");
+        int cp_ok = cJSON_GetArraySize(cp) == c.frames, cp_rows = 0;
+        for (int t = 0; cp_ok && t < c.frames; t++) {
+            const cJSON *row = cJSON_GetArrayItem(cp, t);
+            double sum = 0;
+            int n = 0;
+            cp_ok = cJSON_GetArraySize(row) == c.n_particles;
+            for (int i = 0; cp_ok && i < c.n_particles; i++) {
+                const cJSON *v = cJSON_GetArrayItem(row, i);
+                if (cJSON_IsNumber(v)) sum += v->valuedouble, n++;
+                else cp_ok = cJSON_IsNull(v);
+            }
+            double fv = cJSON_GetArrayItem(cnr, t)->valuedouble;
+            if (cp_ok && n > 0) cp_ok = fabs(sum / n - fv) <= 1e-6 * fabs(fv), cp_rows++;
+        }
+        SM_CHECKF("writer: truth.json has each particle's contrast-to-noise, averaging to the frame's", cp_ok && cp_rows > 0,
+                  "%d frames checked", cp_rows);
         SM_CHECK("writer: truth.json records the config (pixel size)",
                  cfg && fabs(cJSON_GetObjectItem(cfg, "pixel_size_nm")->valuedouble - 0.8) < 1e-12);
         cJSON_Delete(root);
