@@ -34,6 +34,7 @@ void sm__net_config_default(sm__net_config *c) {
     c->margin = 24;
     c->min_side = 32;
     c->future = 0;
+    c->past = 4;
 }
 
 int sm__net_config_from_json(sm__net_config *c, const char *json, sm_error *err) {
@@ -50,17 +51,20 @@ int sm__net_config_from_json(sm__net_config *c, const char *json, sm_error *err)
     if ((v = cJSON_GetObjectItemCaseSensitive(root, "margin")) && cJSON_IsNumber(v)) c->margin = v->valuedouble;
     if ((v = cJSON_GetObjectItemCaseSensitive(root, "min_side")) && cJSON_IsNumber(v)) c->min_side = v->valuedouble;
     if ((v = cJSON_GetObjectItemCaseSensitive(root, "future")) && cJSON_IsNumber(v)) c->future = v->valueint;
+    if ((v = cJSON_GetObjectItemCaseSensitive(root, "past")) && cJSON_IsNumber(v)) c->past = v->valueint;
     cJSON_Delete(root);
     if (c->crop < 16 || c->crop > 512 || c->crop % 8 || c->base < 2 || c->base > 256 || !(c->context > 0) ||
-        !(c->min_side > 4) || !(c->margin >= 0) || c->future < 0 || c->future > SM__NET_AHEAD_MAX)
+        !(c->min_side > 4) || !(c->margin >= 0) || c->future < 0 || c->future > SM__NET_AHEAD_MAX ||
+        c->past < 4 || c->past > SM__NET_PAST_MAX)
         return sm_error_set(err, SM_EFORMAT, "network configuration out of range (crop %d, base %d)", c->crop, c->base);
     return 0;
 }
 
 void sm__net_config_to_json(const sm__net_config *c, char *buf, size_t size) {
     snprintf(buf, size,
-             "{\"crop\": %d, \"base\": %d, \"context\": %.6g, \"margin\": %.6g, \"min_side\": %.6g, \"future\": %d}",
-             c->crop, c->base, c->context, c->margin, c->min_side, c->future);
+             "{\"crop\": %d, \"base\": %d, \"context\": %.6g, \"margin\": %.6g, \"min_side\": %.6g, \"future\": %d, "
+             "\"past\": %d}",
+             c->crop, c->base, c->context, c->margin, c->min_side, c->future, c->past);
 }
 
 /* ---------------------------------------------------------------- graph */
@@ -185,8 +189,8 @@ void sm__net_fill_input(const sm__net_config *c, const sm__crop_geom *g, const f
         sample_crop(src, W, H, g->cx, g->cy, g->scale, S, ch);
         normalise(ch, n, polarity, scratch);
     }
-    for (int k = 0; k < 5; k++) {
-        float *ch = input + (size_t)k * n;
+    for (int k = 0; k <= c->past; k++) {
+        float *ch = input + (size_t)(k < 5 ? k : SM__NET_IN + c->future + k - 5) * n;
         int src = k < n_win && win[k] ? k : 0;
         double cx = g->cx, cy = g->cy;
         if (src == k && k > 0 && isfinite(hist_x[k - 1]) && isfinite(hist_y[k - 1])) cx = hist_x[k - 1], cy = hist_y[k - 1];

@@ -11,6 +11,8 @@
  *   8     the other objects' masks on frame t-1, cropped like frame t-1 (neighbours: not this object)
  *   9..   with cfg.future = F > 0: frames t+1 .. t+F (in the pass's direction), cropped around the predicted
  *         centre of frame t (a session reads F frames ahead; at the end of the video the last is repeated)
+ *   9+F.. with cfg.past = P > 4: frames t-5 .. t-P, cropped like frames t-1 .. t-4 (after the others, so that
+ *         weights with P = 4 keep their layout)
  * Outputs: mask logits (S x S, in frame t's crop) and an objectness logit. */
 #ifndef SM_NET_INTERNAL_H
 #define SM_NET_INTERNAL_H
@@ -20,7 +22,8 @@
 
 #define SM__NET_IN 9          /* channels without the frames ahead */
 #define SM__NET_AHEAD_MAX 4
-#define SM__NET_HIST 4
+#define SM__NET_PAST_MAX 8
+#define SM__NET_HIST SM__NET_PAST_MAX /* past positions passed per object (the first cfg.past are used) */
 
 typedef struct sm__net_config {
     int crop;         /* S, px of the network's input (64) */
@@ -29,10 +32,11 @@ typedef struct sm__net_config {
     double margin;    /* px */
     double min_side;  /* px */
     int future;       /* frames ahead of t in the input (0: none, as the first shipped weights) */
+    int past;         /* frames before t in the input (4 to SM__NET_PAST_MAX; 4 for older weights) */
 } sm__net_config;
 
 /* Input channels of a configuration. */
-static inline int sm__net_in_channels(const sm__net_config *c) { return SM__NET_IN + c->future; }
+static inline int sm__net_in_channels(const sm__net_config *c) { return SM__NET_IN + c->future + c->past - 4; }
 
 void sm__net_config_default(sm__net_config *c);
 /* Parses/prints the configuration stored in a weights file's metadata ("samem_net": JSON). */

@@ -13,7 +13,7 @@
  * Automatic mode: detect.c proposes particles on the mean of the first three frames; each becomes an
  * object with a box prompt on frame 0; every redetect_every frames new detections far from every known
  * object give a lost object back its position (when the sizes agree) or start a new object.
- * Memory: the current frame, a window of SM__WINDOW frames for the network, one label plane, the objects'
+ * Memory: the current frame, a window of the network's past + 1 frames (SM__WINDOW without it), one label plane, the objects'
  * crop masks, and the RLE store of the backward pass.
  * Left out: merging and splitting of objects, occlusion reasoning. */
 #include <math.h>
@@ -23,7 +23,8 @@
 #include "model/model_internal.h"
 #include "model/net_internal.h"
 
-#define SM__WINDOW 5
+#define SM__WINDOW 5 /* frames kept without the network (automatic mode's start uses 3) */
+#define SM__WINDOW_MAX (SM__NET_PAST_MAX + 1)
 
 typedef struct obj {
     int id;
@@ -76,8 +77,9 @@ struct sm_session {
     sm_segment_options opt;
     obj *objs;
     int n_objs, cap_objs;
-    float *win[SM__WINDOW];      /* the last frames read in the current pass (win[0] = current) */
-    int64_t win_idx[SM__WINDOW];
+    int n_win;                   /* frames in the window: SM__WINDOW, or the network's past + 1 */
+    float *win[SM__WINDOW_MAX];  /* the last frames read in the current pass (win[0] = current) */
+    int64_t win_idx[SM__WINDOW_MAX];
     int n_ahead;                 /* frames the network reads ahead of the current one (its cfg.future) */
     float *ahead[SM__NET_AHEAD_MAX];   /* frames t+dir, t+2 dir, .. of the current pass */
     int64_t ahead_idx[SM__NET_AHEAD_MAX];
@@ -124,7 +126,9 @@ int sm_session_open_reader(sm_session **out, int width, int height, int64_t fram
         free(s);
         return rc;
     }
-    for (int k = 0; k < SM__WINDOW; k++) {
+    s->n_win = s->opt.method == SM_METHOD_NET && s->opt.model ? s->opt.model->cfg.past + 1 : SM__WINDOW;
+    if (s->n_win < SM__WINDOW) s->n_win = SM__WINDOW;
+    for (int k = 0; k < s->n_win; k++) {
         s->win[k] = malloc(n);
         s->win_idx[k] = -1;
         if (!s->win[k]) rc = SM_ENOMEM;
@@ -170,7 +174,7 @@ void sm_session_close(sm_session *s) {
     if (!s) return;
     for (int i = 0; i < s->n_objs; i++) obj_free(&s->objs[i]);
     free(s->objs);
-    for (int k = 0; k < SM__WINDOW; k++) free(s->win[k]);
+    for (int k = 0; k < s->n_win; k++) free(s->win[k]);
     for (int k = 0; k < SM__NET_AHEAD_MAX; k++) free(s->ahead[k]);
     free(s->labels);
     free(s->mean3);
@@ -253,8 +257,8 @@ static int read_frame(sm_session *s, int64_t t, float *buf, sm_error *err) {
 /* Reads frame t into the window (win[0]), shifting older frames back; a frame already read ahead is taken
  * from there (each frame is read once per pass). */
 static int load_frame(sm_session *s, int64_t t, sm_error *err) {
-    float *last = s->win[SM__WINDOW - 1];
-    for (int k = SM__WINDOW - 1; k > 0; k--) s->win[k] = s->win[k - 1], s->win_idx[k] = s->win_idx[k - 1];
+    float *last = s->win[s->n_win - 1];
+    for (int k = s->n_win - 1; k > 0; k--) s->win[k] = s->win[k - 1], s->win_idx[k] = s->win_idx[k - 1];
     s->win[0] = last;
     s->win_idx[0] = t;
     for (int k = 0; k < s->n_ahead; k++)
@@ -299,7 +303,7 @@ static int load_ahead(sm_session *s, int64_t t, int dir, sm_error *err) {
 /* The frames of the window available now (consecutive from the current one). */
 static int window_count(const sm_session *s) {
     int n = 0;
-    while (n < SM__WINDOW && s->win_idx[n] >= 0) n++;
+    while (n < s->n_win && s->win_idx[n] >= 0) n++;
     return n;
 }
 
@@ -311,7 +315,7 @@ static int ahead_count(const sm_session *s) {
 }
 
 static void reset_window(sm_session *s) {
-    for (int k = 0; k < SM__WINDOW; k++) s->win_idx[k] = -1;
+    for (int k = 0; k < s->n_win; k++) s->win_idx[k] = -1;
     for (int k = 0; k < SM__NET_AHEAD_MAX; k++) s->ahead_idx[k] = -1;
     s->mean3_t = -1;
     s->around_t = -1;
@@ -662,7 +666,7 @@ static int second_look(sm_session *s, int64_t t, const int *which, int n, sm_err
         o->prior.x = o->seg.mask.x0 + mo.x, o->prior.y = o->seg.mask.y0 + mo.y;
         o->prior.prev = NULL;
         for (int h = 0; h < SM__NET_HIST; h++) {
-            int have = s->win_idx[h + 1] >= 0;
+            int have = h + 1 < s->n_win && s->win_idx[h + 1] >= 0;
             hx[m * SM__NET_HIST + h] = have ? o->prior.x : NAN, hy[m * SM__NET_HIST + h] = have ? o->prior.y : NAN;
         }
         pri[m] = &o->prior, outs[m] = &o->seg, objs[m] = o;
@@ -749,7 +753,7 @@ static int process_frame(sm_session *s, int64_t t, const int *which, int n, sm_e
             if (!o->use_net) continue;
             for (int h = 0; h < SM__NET_HIST; h++) {
                 hx[nb * SM__NET_HIST + h] = NAN, hy[nb * SM__NET_HIST + h] = NAN;
-                int64_t want = s->win_idx[h + 1];
+                int64_t want = h + 1 < s->n_win ? s->win_idx[h + 1] : -1;
                 if (o->prompted_now || want < 0) continue;
                 if (o->lost) {
                     /* searched for where it was last seen, as if it had stayed there */
@@ -919,9 +923,9 @@ static int rle_encode(const uint16_t *lab, size_t n, rle_frame *f) {
 /* ---------------------------------------------------------------- automatic mode */
 
 static int auto_detect(sm_session *s, int64_t t, int initial, sm_error *err) {
-    const float *fr[SM__WINDOW];
+    const float *fr[SM__WINDOW_MAX];
     int nf = 0;
-    for (int k = 0; k < SM__WINDOW && nf < 3; k++)
+    for (int k = 0; k < s->n_win && nf < 3; k++)
         if (s->win_idx[k] >= 0) fr[nf++] = s->win[k];
     if (initial) {
         /* frames 0..2 */
@@ -930,7 +934,7 @@ static int auto_detect(sm_session *s, int64_t t, int initial, sm_error *err) {
             int rc = load_frame(s, i, err);
             if (rc < 0) return rc;
         }
-        for (int k = 0; k < SM__WINDOW && nf < 3; k++)
+        for (int k = 0; k < s->n_win && nf < 3; k++)
             if (s->win_idx[k] >= 0) fr[nf++] = s->win[k];
     }
     sm__detection *d;

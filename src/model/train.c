@@ -139,6 +139,11 @@ static int train_cfg_read(train_cfg *c, const char *path, char **json_out, sm_er
         }
     }
 #undef NUM
+    if (c->clip_frames < c->net.past + 2) {
+        rc = sm_error_set(err, SM_EFORMAT, "%s: clip.frames (%d) must exceed the network's past frames (%d) by 2", path,
+                          c->clip_frames, c->net.past);
+        goto done;
+    }
     rc = 0;
     if (json_out) {
         *json_out = cJSON_PrintUnformatted(root);
@@ -306,7 +311,8 @@ static float make_sample(const train_cfg *tc, const clip *c, sm_rng *r, int forc
                          float *scratch) {
     int S = tc->net.crop;
     int dir = sm_rng_uniform(r) < 0.5 ? 1 : -1;
-    int t = dir > 0 ? 4 + (int)sm_rng_below(r, (uint64_t)(c->T - 4)) : (int)sm_rng_below(r, (uint64_t)(c->T - 4));
+    int P = tc->net.past;
+    int t = dir > 0 ? P + (int)sm_rng_below(r, (uint64_t)(c->T - P)) : (int)sm_rng_below(r, (uint64_t)(c->T - P));
     int np1 = c->np + 1;
     int prompt_mode = !force_track && sm_rng_uniform(r) < tc->prompt_fraction;
     int negative = !force_track && sm_rng_uniform(r) < tc->negative_fraction;
@@ -324,8 +330,8 @@ static float make_sample(const train_cfg *tc, const clip *c, sm_rng *r, int forc
         size_t j = (size_t)t * np1 + cand, jp = (size_t)(t - dir) * np1 + cand;
         if (c->vis[j] && c->area[j] >= 12 && (prompt_mode || c->vis[jp])) id = cand;
     }
-    const float *win[5];
-    for (int k = 0; k < 5; k++) win[k] = c->frames + (size_t)(t - k * dir) * c->W * c->H;
+    const float *win[SM__NET_PAST_MAX + 1];
+    for (int k = 0; k <= P; k++) win[k] = c->frames + (size_t)(t - k * dir) * c->W * c->H;
     double hx[SM__NET_HIST], hy[SM__NET_HIST];
     for (int h = 0; h < SM__NET_HIST; h++) hx[h] = hy[h] = NAN;
     sm__obj_prior pr;
@@ -396,7 +402,7 @@ static float make_sample(const train_cfg *tc, const clip *c, sm_rng *r, int forc
         } else {
             /* the session's past positions are its own estimates: 0.3..1.3 px off */
             double pos_sd = 0.3 + sm_rng_uniform(r);
-            for (int h = 0; h < SM__NET_HIST; h++) {
+            for (int h = 0; h < P; h++) {
                 size_t jh = (size_t)(t - (h + 1) * dir) * np1 + id;
                 if (c->vis[jh]) hx[h] = c->x[jh] + pos_sd * sm_rng_normal(r), hy[h] = c->y[jh] + pos_sd * sm_rng_normal(r);
             }
@@ -424,9 +430,9 @@ static float make_sample(const train_cfg *tc, const clip *c, sm_rng *r, int forc
     sm__neighbours nb = {0};
     if (!prompt_mode || sm_rng_uniform(r) < 0.5) nb.labels = c->labels + (size_t)(t - dir) * c->W * c->H, nb.self = id;
     /* the first frames of a pass have a shorter window (a prompt on frame 0 has only frame 0) */
-    int n_win = 5;
+    int n_win = P + 1;
     if (prompt_mode && sm_rng_uniform(r) < 0.4) n_win = 1;
-    else if (!prompt_mode && sm_rng_uniform(r) < 0.1) n_win = 2 + (int)sm_rng_below(r, 3);
+    else if (!prompt_mode && sm_rng_uniform(r) < 0.1) n_win = 2 + (int)sm_rng_below(r, (uint64_t)(P - 1));
     /* frames ahead of t, as a session reads them (none past the clip's end, as at the end of a video) */
     const float *ahead[SM__NET_AHEAD_MAX];
     int n_ahead = 0;

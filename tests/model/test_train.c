@@ -116,14 +116,14 @@ int main(void) {
     SM_CHECKF("resume from the checkpoint runs", rc == 0, "%s", err.msg);
     snprintf(path, sizeof path, "%s.log.csv", w1);
     SM_CHECKF("resume at the end adds no step", count_lines(path) == 5, "%d lines", count_lines(path));
-    /* frames ahead: 11 input channels, and a session reads each frame once */
+    /* 2 frames ahead and 6 behind: 9 + 2 + 2 input channels, and a session reads each frame once */
     fp = fopen(cfg, "w");
-    fprintf(fp, "{\"seed\": 5, \"net\": {\"base\": 2, \"future\": 2}, \"steps\": 2, \"batch\": 2, \"warmup\": 1,"
+    fprintf(fp, "{\"seed\": 5, \"net\": {\"base\": 2, \"future\": 2, \"past\": 6}, \"steps\": 2, \"batch\": 2, \"warmup\": 1,"
                 " \"val_every\": 2, \"val_samples\": 1, \"checkpoint_every\": 2, \"log_every\": 1,"
                 " \"clip\": {\"size\": 64, \"frames\": 8, \"pool\": 1, \"refresh\": 100}}");
     fclose(fp);
     rc = sm_model_train(cfg, w2, 0, 0, NULL, NULL, &err);
-    SM_CHECKF("training with 2 frames ahead runs", rc == 0, "%s", err.msg);
+    SM_CHECKF("training with 2 frames ahead and 6 behind runs", rc == 0, "%s", err.msg);
     if (sm_nn_st_read(w2, &a, &err) == 0) {
         const char *dt;
         int nd;
@@ -131,8 +131,8 @@ int main(void) {
         const void *d;
         size_t nb;
         int j = sm_nn_st_find(a, "enc1a.conv.weight");
-        SM_CHECK("first convolution takes 9 + 2 channels",
-                 j >= 0 && sm_nn_st_tensor(a, j, &dt, &nd, &sh, &d, &nb) && nd == 4 && sh[1] == 11);
+        SM_CHECK("first convolution takes 9 + 2 + 2 channels",
+                 j >= 0 && sm_nn_st_tensor(a, j, &dt, &nd, &sh, &d, &nb) && nd == 4 && sh[1] == 13);
         sm_nn_st_destroy(a);
     }
     sm_model *m = NULL;
@@ -168,6 +168,15 @@ int main(void) {
     fprintf(fp, "{\"net\": {\"future\": 5}}");
     fclose(fp);
     SM_CHECK("more than 4 frames ahead rejected", sm_model_train(cfg, w1, 0, 0, NULL, NULL, &err) == SM_EFORMAT);
+    fp = fopen(cfg, "w");
+    fprintf(fp, "{\"net\": {\"past\": 9}}");
+    fclose(fp);
+    SM_CHECK("more than 8 frames behind rejected", sm_model_train(cfg, w1, 0, 0, NULL, NULL, &err) == SM_EFORMAT);
+    fp = fopen(cfg, "w");
+    fprintf(fp, "{\"net\": {\"past\": 7}, \"clip\": {\"frames\": 8}}");
+    fclose(fp);
+    SM_CHECK("clips too short for the frames behind rejected",
+             sm_model_train(cfg, w1, 0, 0, NULL, NULL, &err) == SM_EFORMAT && strstr(err.msg, "clip.frames"));
     /* bad configurations */
     fp = fopen(cfg, "w");
     fprintf(fp, "{\"batch\": 0}");
