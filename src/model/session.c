@@ -692,6 +692,19 @@ static int second_look(sm_session *s, int64_t t, const int *which, int n, sm_err
     return rc;
 }
 
+/* The mean of frames a, b, c in *buf (allocated on first use), made once for frame t (*buf_t); NULL without
+ * memory. */
+static const float *mean_of_three(const sm_session *s, float **buf, int64_t *buf_t, int64_t t, const float *a,
+                                  const float *b, const float *c) {
+    size_t np = (size_t)s->W * s->H;
+    if (!*buf && !(*buf = malloc(np * sizeof(float)))) return NULL;
+    if (*buf_t != t) {
+        for (size_t i = 0; i < np; i++) (*buf)[i] = (a[i] + b[i] + c[i]) * (1.0f / 3);
+        *buf_t = t;
+    }
+    return *buf;
+}
+
 /* Segments the objects in `which` (indices into s->objs) on the current frame (s->win[0], index t). */
 static int process_frame(sm_session *s, int64_t t, const int *which, int n, sm_error *err) {
     const float *frame = s->win[0];
@@ -782,30 +795,18 @@ static int process_frame(sm_session *s, int64_t t, const int *which, int n, sm_e
         obj *o = &s->objs[which[k]];
         if (o->res.id >= 0 && o->lost >= 3 && !o->prompted_now) want_mean = 1;
     }
-    if (want_mean && s->win_idx[1] >= 0 && s->win_idx[2] >= 0) {
-        size_t np = (size_t)s->W * s->H;
-        if (!s->mean3 && !(s->mean3 = malloc(np * sizeof(float)))) return sm_error_set(err, SM_ENOMEM, "session: out of memory");
-        if (s->mean3_t != t) {
-            for (size_t i = 0; i < np; i++) s->mean3[i] = (s->win[0][i] + s->win[1][i] + s->win[2][i]) * (1.0f / 3);
-            s->mean3_t = t;
-        }
-        search_frame = s->mean3;
-    }
+    if (want_mean && s->win_idx[1] >= 0 && s->win_idx[2] >= 0 &&
+        !(search_frame = mean_of_three(s, &s->mean3, &s->mean3_t, t, s->win[0], s->win[1], s->win[2])))
+        return sm_error_set(err, SM_ENOMEM, "session: out of memory");
     /* a tracked mask's evidence is judged on the mean of frames t-1, t, t+1 (contrast-to-noise x 1.7; the
      * particles move about a pixel per frame): on single frames one faint frame of a faint particle dropped
      * its evidence below the threshold and the track was dropped (12 other videos: thick mean IoU 0.547 ->
      * 0.576, medium 0.700 -> 0.711, thin unchanged). A mask at the border is judged on frame t alone, or a
      * particle leaving the field would keep a mask one frame too long. */
     const float *ev_frame = frame;
-    if (s->win_idx[1] >= 0 && ahead_count(s) > 0) {
-        size_t np = (size_t)s->W * s->H;
-        if (!s->around && !(s->around = malloc(np * sizeof(float)))) return sm_error_set(err, SM_ENOMEM, "session: out of memory");
-        if (s->around_t != t) {
-            for (size_t i = 0; i < np; i++) s->around[i] = (s->win[0][i] + s->win[1][i] + s->ahead[0][i]) * (1.0f / 3);
-            s->around_t = t;
-        }
-        ev_frame = s->around;
-    }
+    if (s->win_idx[1] >= 0 && ahead_count(s) > 0 &&
+        !(ev_frame = mean_of_three(s, &s->around, &s->around_t, t, s->win[0], s->win[1], s->ahead[0])))
+        return sm_error_set(err, SM_ENOMEM, "session: out of memory");
 #pragma omp parallel for schedule(dynamic, 1)
     for (int k = 0; k < n; k++) {
         obj *o = &s->objs[which[k]];

@@ -66,6 +66,15 @@ static int count_lines(const char *path) {
     return n;
 }
 
+/* Writes json to cfg and trains from it into out: the return code. */
+static int train_with(const char *cfg, const char *json, const char *out, sm_error *err) {
+    FILE *fp = fopen(cfg, "w");
+    if (!fp) return SM_EIO;
+    fputs(json, fp);
+    fclose(fp);
+    return sm_model_train(cfg, out, 0, 0, NULL, NULL, err);
+}
+
 int main(void) {
     sm_error err = {0};
     char cfg[4096], w1[4096], w2[4096], path[4096];
@@ -164,28 +173,14 @@ int main(void) {
         sm_session_close(s);
         sm_model_destroy(m);
     }
-    fp = fopen(cfg, "w");
-    fprintf(fp, "{\"net\": {\"future\": 5}}");
-    fclose(fp);
-    SM_CHECK("more than 4 frames ahead rejected", sm_model_train(cfg, w1, 0, 0, NULL, NULL, &err) == SM_EFORMAT);
-    fp = fopen(cfg, "w");
-    fprintf(fp, "{\"net\": {\"past\": 9}}");
-    fclose(fp);
-    SM_CHECK("more than 8 frames behind rejected", sm_model_train(cfg, w1, 0, 0, NULL, NULL, &err) == SM_EFORMAT);
-    fp = fopen(cfg, "w");
-    fprintf(fp, "{\"net\": {\"past\": 7}, \"clip\": {\"frames\": 8}}");
-    fclose(fp);
+    /* configurations out of range */
+    SM_CHECK("more than 4 frames ahead rejected", train_with(cfg, "{\"net\": {\"future\": 5}}", w1, &err) == SM_EFORMAT);
+    SM_CHECK("more than 8 frames behind rejected", train_with(cfg, "{\"net\": {\"past\": 9}}", w1, &err) == SM_EFORMAT);
     SM_CHECK("clips too short for the frames behind rejected",
-             sm_model_train(cfg, w1, 0, 0, NULL, NULL, &err) == SM_EFORMAT && strstr(err.msg, "clip.frames"));
-    /* bad configurations */
-    fp = fopen(cfg, "w");
-    fprintf(fp, "{\"batch\": 0}");
-    fclose(fp);
-    SM_CHECK("batch 0 rejected with SM_EFORMAT", sm_model_train(cfg, w1, 0, 0, NULL, NULL, &err) == SM_EFORMAT);
-    fp = fopen(cfg, "w");
-    fprintf(fp, "{\"net\": {\"crop\": 60}}");
-    fclose(fp);
-    SM_CHECK("crop not a multiple of 8 rejected", sm_model_train(cfg, w1, 0, 0, NULL, NULL, &err) == SM_EFORMAT);
+             train_with(cfg, "{\"net\": {\"past\": 7}, \"clip\": {\"frames\": 8}}", w1, &err) == SM_EFORMAT &&
+                 strstr(err.msg, "clip.frames"));
+    SM_CHECK("batch 0 rejected with SM_EFORMAT", train_with(cfg, "{\"batch\": 0}", w1, &err) == SM_EFORMAT);
+    SM_CHECK("crop not a multiple of 8 rejected", train_with(cfg, "{\"net\": {\"crop\": 60}}", w1, &err) == SM_EFORMAT);
     SM_CHECK("missing config is SM_EIO", sm_model_train("/nonexistent.json", w1, 0, 0, NULL, NULL, &err) == SM_EIO);
     return sm_test_report();
 }
