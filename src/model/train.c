@@ -34,6 +34,8 @@ typedef struct train_cfg {
     int clip_size, clip_frames, pool, refresh;
     double mix[4];   /* thin, medium, thick, random */
     double prompt_fraction, negative_fraction;
+    int border_seen;  /* "border_positions": "seen" (1): a particle cut by the border is tracked at the centroid
+                       * of its visible part, as a session measures it; "truth" (0): at its true centre */
     int focal;       /* "mask_loss": "focal" (1) or "bce" (0) */
     int val_every, val_samples, checkpoint_every, log_every;
 } train_cfg;
@@ -97,6 +99,14 @@ static int train_cfg_read(train_cfg *c, const char *path, char **json_out, sm_er
                 goto done;
             }
             c->focal = strcmp(ml->valuestring, "focal") == 0;
+        }
+        const cJSON *bp = cJSON_GetObjectItemCaseSensitive(root, "border_positions");
+        if (bp) {
+            if (!cJSON_IsString(bp) || (strcmp(bp->valuestring, "seen") != 0 && strcmp(bp->valuestring, "truth") != 0)) {
+                rc = sm_error_set(err, SM_EFORMAT, "%s: \"border_positions\" must be \"seen\" or \"truth\"", path);
+                goto done;
+            }
+            c->border_seen = strcmp(bp->valuestring, "seen") == 0;
         }
         const cJSON *clip = cJSON_GetObjectItemCaseSensitive(root, "clip");
         if (clip) {
@@ -163,12 +173,15 @@ typedef struct clip {
     float *frames;       /* (T, H, W) */
     uint16_t *labels;    /* (T, H, W) */
     double *x, *y, *area, *major, *minor; /* (T, np+1) truth, indexed [t*(np+1)+id] */
+    double *seen_x, *seen_y; /* (T, np+1) the centroid of the particle's pixels in the field */
     int *vis;            /* (T, np+1) */
+    int *border;         /* (T, np+1) the particle is cut by the clip's border */
     int64_t index;       /* which clip of the stream */
 } clip;
 
 static void clip_free(clip *c) {
     free(c->frames), free(c->labels), free(c->x), free(c->y), free(c->area), free(c->major), free(c->minor), free(c->vis);
+    free(c->seen_x), free(c->seen_y), free(c->border);
     memset(c, 0, sizeof *c);
 }
 
@@ -224,8 +237,10 @@ static int clip_make(clip *c, const train_cfg *tc, int64_t k, int val, int val_p
     c->labels = malloc(n * sizeof(uint16_t));
     c->x = calloc(nt, sizeof(double)), c->y = calloc(nt, sizeof(double)), c->area = calloc(nt, sizeof(double));
     c->major = calloc(nt, sizeof(double)), c->minor = calloc(nt, sizeof(double)), c->vis = calloc(nt, sizeof(int));
+    c->seen_x = calloc(nt, sizeof(double)), c->seen_y = calloc(nt, sizeof(double)), c->border = calloc(nt, sizeof(int));
     sm_tracks *truth = sm_tracks_create();
-    if (!c->frames || !c->labels || !c->x || !c->y || !c->area || !c->major || !c->minor || !c->vis || !truth) {
+    if (!c->frames || !c->labels || !c->x || !c->y || !c->area || !c->major || !c->minor || !c->vis || !c->seen_x ||
+        !c->seen_y || !c->border || !truth) {
         sm_tracks_destroy(truth);
         return sm_error_set(err, SM_ENOMEM, "train: out of memory for a clip");
     }
@@ -242,16 +257,22 @@ static int clip_make(clip *c, const train_cfg *tc, int64_t k, int val, int val_p
         c->area[j] = isfinite(truth->area[i]) ? truth->area[i] : 0;
         c->major[j] = truth->major[i], c->minor[j] = truth->minor[i];
         c->vis[j] = c->area[j] > 0;
+        c->border[j] = truth->border[i] == 1;
     }
     sm_tracks_destroy(truth);
     /* areas from the label planes (the truth's area column may count only visible pixels) */
     for (int t = 0; t < c->T; t++) {
-        for (int id = 1; id <= c->np; id++) c->area[(size_t)t * (c->np + 1) + id] = 0;
+        size_t row = (size_t)t * (c->np + 1);
+        for (int id = 1; id <= c->np; id++) c->area[row + id] = c->seen_x[row + id] = c->seen_y[row + id] = 0;
         const uint16_t *L = c->labels + (size_t)t * c->W * c->H;
         for (size_t i = 0; i < (size_t)c->W * c->H; i++)
-            if (L[i] >= 1 && L[i] <= c->np) c->area[(size_t)t * (c->np + 1) + L[i]] += 1;
+            if (L[i] >= 1 && L[i] <= c->np) {
+                c->area[row + L[i]] += 1;
+                c->seen_x[row + L[i]] += (double)(i % (size_t)c->W), c->seen_y[row + L[i]] += (double)(i / (size_t)c->W);
+            }
         for (int id = 1; id <= c->np; id++) {
-            size_t j = (size_t)t * (c->np + 1) + id;
+            size_t j = row + id;
+            if (c->area[j] > 0) c->seen_x[j] /= c->area[j], c->seen_y[j] /= c->area[j];
             c->vis[j] = c->area[j] >= 4;
             if (!isfinite(c->major[j]) || c->major[j] <= 0) c->major[j] = 2 * sqrt(fmax(c->area[j], 1) / M_PI);
             if (!isfinite(c->minor[j]) || c->minor[j] <= 0) c->minor[j] = c->major[j];
@@ -304,6 +325,15 @@ static void perturb_prev_mask(sm__crop_mask *m, sm_rng *r, double major) {
     /* an erosion that leaves nothing keeps the mask as it was */
     if (count > 0 && sm__crop_mask_resize(m, m->x0 - pad, m->y0 - pad, w, h) == 0) memcpy(m->m, a, (size_t)w * h);
     free(a), free(b);
+}
+
+/* Where a session would have placed particle row j of clip c: its true centre, or with "border_positions":
+ * "seen" the centroid of its pixels in the field when the border cuts it (a session measures the visible
+ * part there; fed the true centre, the network kept the whole particle's shape at the border). */
+static void tracked_position(const train_cfg *tc, const clip *c, size_t j, double *x, double *y) {
+    int seen = tc->border_seen && c->border[j] && c->area[j] > 0;
+    *x = seen ? c->seen_x[j] : c->x[j];
+    *y = seen ? c->seen_y[j] : c->y[j];
 }
 
 /* Fills one sample (input, mask target, objectness target) from clip c. Returns the objectness target. */
@@ -404,12 +434,16 @@ static float make_sample(const train_cfg *tc, const clip *c, sm_rng *r, int forc
             double pos_sd = 0.3 + sm_rng_uniform(r);
             for (int h = 0; h < P; h++) {
                 size_t jh = (size_t)(t - (h + 1) * dir) * np1 + id;
-                if (c->vis[jh]) hx[h] = c->x[jh] + pos_sd * sm_rng_normal(r), hy[h] = c->y[jh] + pos_sd * sm_rng_normal(r);
+                double px, py;
+                tracked_position(tc, c, jh, &px, &py);
+                if (c->vis[jh]) hx[h] = px + pos_sd * sm_rng_normal(r), hy[h] = py + pos_sd * sm_rng_normal(r);
             }
             double vx = 0, vy = 0;
             if (isfinite(hx[0]) && isfinite(hx[1])) vx = hx[0] - hx[1], vy = hy[0] - hy[1];
             double ex = 1.0 + 0.04 * major;
-            pr.x = c->x[jp] + 0.5 * vx + ex * sm_rng_normal(r), pr.y = c->y[jp] + 0.5 * vy + ex * sm_rng_normal(r);
+            double px, py;
+            tracked_position(tc, c, jp, &px, &py);
+            pr.x = px + 0.5 * vx + ex * sm_rng_normal(r), pr.y = py + 0.5 * vy + ex * sm_rng_normal(r);
             if (sm_rng_uniform(r) < 0.1) { /* a hop the prediction missed */
                 double a = 2 * M_PI * sm_rng_uniform(r), d = (0.2 + 0.3 * sm_rng_uniform(r)) * (2.0 * major + 24);
                 pr.x += d * cos(a), pr.y += d * sin(a);

@@ -127,7 +127,7 @@ int main(void) {
     SM_CHECKF("resume at the end adds no step", count_lines(path) == 5, "%d lines", count_lines(path));
     /* 2 frames ahead and 6 behind: 9 + 2 + 2 input channels, and a session reads each frame once */
     fp = fopen(cfg, "w");
-    fprintf(fp, "{\"seed\": 5, \"net\": {\"base\": 2, \"future\": 2, \"past\": 6}, \"steps\": 2, \"batch\": 2, \"warmup\": 1,"
+    fprintf(fp, "{\"seed\": 5, \"net\": {\"base\": 2, \"future\": 2, \"past\": 6}, \"border_positions\": \"seen\", \"steps\": 2, \"batch\": 2, \"warmup\": 1,"
                 " \"val_every\": 2, \"val_samples\": 1, \"checkpoint_every\": 2, \"log_every\": 1,"
                 " \"clip\": {\"size\": 64, \"frames\": 8, \"pool\": 1, \"refresh\": 100}}");
     fclose(fp);
@@ -180,6 +180,8 @@ int main(void) {
              train_with(cfg, "{\"net\": {\"past\": 7}, \"clip\": {\"frames\": 8}}", w1, &err) == SM_EFORMAT &&
                  strstr(err.msg, "clip.frames"));
     SM_CHECK("batch 0 rejected with SM_EFORMAT", train_with(cfg, "{\"batch\": 0}", w1, &err) == SM_EFORMAT);
+    SM_CHECK("an unknown border_positions rejected",
+             train_with(cfg, "{\"border_positions\": \"edge\"}", w1, &err) == SM_EFORMAT && strstr(err.msg, "border_positions"));
     SM_CHECK("crop not a multiple of 8 rejected", train_with(cfg, "{\"net\": {\"crop\": 60}}", w1, &err) == SM_EFORMAT);
     SM_CHECK("missing config is SM_EIO", sm_model_train("/nonexistent.json", w1, 0, 0, NULL, NULL, &err) == SM_EIO);
     return sm_test_report();
