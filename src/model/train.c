@@ -61,6 +61,17 @@ static int json_num(const cJSON *o, const char *key, double lo, double hi, doubl
     return 0;
 }
 
+/* A string that must be one of two words: *out = 1 for the first, 0 for the second, unchanged when absent. */
+static int json_choice(const cJSON *o, const char *key, const char *one, const char *zero, int *out, const char *path,
+                       sm_error *err) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v) return 0;
+    if (!cJSON_IsString(v) || (strcmp(v->valuestring, one) != 0 && strcmp(v->valuestring, zero) != 0))
+        return sm_error_set(err, SM_EFORMAT, "%s: \"%s\" must be \"%s\" or \"%s\"", path, key, one, zero);
+    *out = strcmp(v->valuestring, one) == 0;
+    return 0;
+}
+
 static int train_cfg_read(train_cfg *c, const char *path, char **json_out, sm_error *err) {
     train_cfg_default(c);
     char *text;
@@ -92,22 +103,8 @@ static int train_cfg_read(train_cfg *c, const char *path, char **json_out, sm_er
     NUM("checkpoint_every", 1, 1e9, checkpoint_every, int);
     NUM("log_every", 1, 1e9, log_every, int);
     {
-        const cJSON *ml = cJSON_GetObjectItemCaseSensitive(root, "mask_loss");
-        if (ml) {
-            if (!cJSON_IsString(ml) || (strcmp(ml->valuestring, "bce") != 0 && strcmp(ml->valuestring, "focal") != 0)) {
-                rc = sm_error_set(err, SM_EFORMAT, "%s: \"mask_loss\" must be \"bce\" or \"focal\"", path);
-                goto done;
-            }
-            c->focal = strcmp(ml->valuestring, "focal") == 0;
-        }
-        const cJSON *bp = cJSON_GetObjectItemCaseSensitive(root, "border_positions");
-        if (bp) {
-            if (!cJSON_IsString(bp) || (strcmp(bp->valuestring, "seen") != 0 && strcmp(bp->valuestring, "truth") != 0)) {
-                rc = sm_error_set(err, SM_EFORMAT, "%s: \"border_positions\" must be \"seen\" or \"truth\"", path);
-                goto done;
-            }
-            c->border_seen = strcmp(bp->valuestring, "seen") == 0;
-        }
+        if ((rc = json_choice(root, "mask_loss", "focal", "bce", &c->focal, path, err)) < 0) goto done;
+        if ((rc = json_choice(root, "border_positions", "seen", "truth", &c->border_seen, path, err)) < 0) goto done;
         const cJSON *clip = cJSON_GetObjectItemCaseSensitive(root, "clip");
         if (clip) {
             const cJSON *save = root;
