@@ -11,8 +11,8 @@
  * (OpenMP) since each has its own crop; the label plane is composed serially in id order (a pixel claimed
  * twice goes to the object with the higher score).
  * Automatic mode: detect.c proposes particles on the mean of the first five frames (SM__DETECT_FRAMES);
- * each becomes an object with a box prompt on frame 0; every redetect_every frames new detections far from every known
- * object give a lost object back its position (when the sizes agree) or start a new object.
+ * each becomes an object with a box prompt on frame 0; every redetect_every frames new detections far from
+ * every known object give a lost object back its position (when the sizes agree) or start a new object.
  * Memory: the current frame, a window of the network's past + 1 frames (SM__WINDOW without it), one label
  * plane, the objects' crop masks, and the RLE store of the backward pass.
  * Left out: merging and splitting of objects, occlusion reasoning. */
