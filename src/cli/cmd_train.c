@@ -48,7 +48,7 @@ const sm_command sm_cmd_train = {
     .options = (const sm_option_spec[]){{"config", "FILE", "training configuration (default models/samem.json)"},
                                         {"o", "WEIGHTS", "output weights (safetensors)"},
                                         {"resume", NULL, "continue from WEIGHTS.ckpt"},
-                                        {"minutes", "M", "stop after M minutes of training (0 = run all steps)"},
+                                        {"minutes", "M", "fit the schedule to M minutes of training (0 = run all steps; the length chosen is the weights' schedule_steps)"},
                                         {NULL, NULL, NULL}},
     .run = run_train,
 };

@@ -566,14 +566,18 @@ static int validate(const val_set *v, const train_cfg *tc, sm__net_graph *g, sm_
 
 static int save_weights(sm__net_graph *g, const train_cfg *tc, const char *path, int64_t step, double seconds,
                         const char *cfg_json, const sm_train_report *rep, int with_optimizer, sm_error *err) {
-    char net_json[512], steps[32], secs[32], seed[32], val[160];
+    char net_json[512], steps[32], schedule[32], secs[32], seed[32], val[160];
     sm__net_config_to_json(&tc->net, net_json, sizeof net_json);
     snprintf(steps, sizeof steps, "%lld", (long long)step);
+    snprintf(schedule, sizeof schedule, "%d", tc->steps);
     snprintf(secs, sizeof secs, "%.1f", seconds);
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)tc->seed);
     snprintf(val, sizeof val, "thin %.3f, medium %.3f, thick %.3f, objectness accuracy %.3f", rep->val_iou[0],
              rep->val_iou[1], rep->val_iou[2], rep->val_obj_acc);
-    const char *meta[] = {"format", "samem-net-1", "samem_net", net_json, "steps", steps, "train_seconds", secs,
+    /* schedule_steps: the cosine schedule's length (--minutes may shorten the config's); a run stopped early
+     * ends the same schedule when resumed with "steps" set to it */
+    const char *meta[] = {"format", "samem-net-1", "samem_net", net_json, "steps", steps, "schedule_steps", schedule,
+                          "train_seconds", secs,
                           "seed", seed, "train_config", cfg_json ? cfg_json : "{}", "val_iou", val,
                           "trained_on", "samem simulator clips (src/sim), generated on the fly", NULL};
     return sm_nn_save_checkpoint(g->net, path, meta, with_optimizer, err);

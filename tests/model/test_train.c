@@ -95,7 +95,9 @@ int main(void) {
     sm_nn_st *a = NULL;
     if (sm_nn_st_read(w1, &a, &err) == 0) {
         const char *steps = sm_nn_st_meta(a, "steps");
-        SM_CHECK("metadata records the steps and the network", steps && strcmp(steps, "4") == 0 && sm_nn_st_meta(a, "samem_net"));
+        const char *sched = sm_nn_st_meta(a, "schedule_steps");
+        SM_CHECK("metadata records the steps, the schedule's length and the network",
+                 steps && strcmp(steps, "4") == 0 && sched && strcmp(sched, "4") == 0 && sm_nn_st_meta(a, "samem_net"));
         SM_CHECK("final weights carry no optimizer state", sm_nn_st_find(a, "adamw.m.enc1a.conv.weight") < 0);
         sm_nn_st_destroy(a);
     }
