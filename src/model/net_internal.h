@@ -20,7 +20,7 @@
 #include "model/model_internal.h"
 #include "samem/nn.h"
 
-#define SM__NET_IN 9          /* channels without the frames ahead */
+#define SM__NET_IN 9          /* channels without the frames ahead and the frames behind t-4 */
 #define SM__NET_AHEAD_MAX 4
 #define SM__NET_PAST_MAX 8
 #define SM__NET_HIST SM__NET_PAST_MAX /* past positions passed per object (the first cfg.past are used) */
@@ -46,7 +46,7 @@ void sm__net_config_to_json(const sm__net_config *c, char *buf, size_t size);
 /* Handles of the graph's tensors. */
 typedef struct sm__net_graph {
     sm_nn_net *net;
-    sm_nn_t in, logits, obj;             /* (N,8,S,S), (N,1,S,S), (N,1,1,1) */
+    sm_nn_t in, logits, obj;             /* (N,sm__net_in_channels,S,S), (N,1,S,S), (N,1,1,1) */
     sm_nn_t mask_gt, obj_gt, weight_gt;  /* training only */
     sm_nn_t loss;                        /* training only */
 } sm__net_graph;
