@@ -104,6 +104,10 @@ int sm_cli_model_parse(const sm_args *a, sm_cli_model_setup *ms, int default_aut
                 fprintf(stderr, "samem %s: no network weights found (models/samem.safetensors); give --weights FILE or --method classic\n", a->command);
                 return 2;
             }
+            /* said aloud: a scientist comparing runs must know that the classic baseline made these masks */
+            if (!a->quiet)
+                fprintf(stderr, "samem %s: no network weights found (models/samem.safetensors beside the program or in "
+                                "the working directory, or SAMEM_WEIGHTS); using --method classic\n", a->command);
             want_net = 0;
         } else if (sm_model_load(&ms->model, ms->weights, &err) < 0) {
             if (method || weights) {
@@ -136,11 +140,12 @@ static int run_segment(const sm_args *a) {
     sm_segment_stats st;
     rc = sm_segment_video(v, ms.prompts, ms.n_prompts, &ms.opt, out, a->quiet, NULL, &st, &err);
     sm_video_close(v);
+    const char *used = ms.opt.method == SM_METHOD_NET ? "network" : "classic";
     sm_cli_model_free(&ms);
     if (rc < 0) return sm_cli_fail(&err);
     if (!a->quiet)
-        fprintf(stderr, "segment: %lld frames, %d objects, %.1f frames/s -> %s/masks.tif, %s/tracks.csv\n",
-                (long long)st.frames, st.objects, st.frames_per_s, out, out);
+        fprintf(stderr, "segment: %lld frames, %d objects, method %s, %.1f frames/s -> %s/masks.tif, %s/tracks.csv\n",
+                (long long)st.frames, st.objects, used, st.frames_per_s, out, out);
     return 0;
 }
 
