@@ -42,9 +42,10 @@ static const vid videos[] = {
     {"thin", "mixed", "brownian", 1024},     {"medium", "mixed", "brownian", 1024}, {"thick", "mixed", "brownian", 1024},
 };
 #define N_VIDEOS (int)(sizeof videos / sizeof videos[0])
-enum { M_NET, M_CLASSIC, M_GT, M_AUTO, N_METHODS };
+enum { M_NET, M_CLASSIC, M_GT, M_AUTO, M_POINT, N_METHODS };
 static const char *method_names[N_METHODS] = {"samem network", "classic baseline", "ground-truth masks",
-                                              "samem network, --auto (no prompts)"};
+                                              "samem network, --auto (no prompts)",
+                                              "samem network, point prompts"};
 
 /* A growing list of finite samples (px), for medians and percentiles. */
 typedef struct samples {
@@ -196,7 +197,9 @@ static double ensemble_D(sm_tracks *t, const sm_sim_config *cfg) {
     return D;
 }
 
-static int prompts_from_truth(const char *gt_path, sm_prompt **out, int *n, sm_error *err) {
+/* Box prompts (the truth's bounding box + 1 px) in *out and, when points is not NULL, one positive point at the
+ * truth mask's centroid per boxed particle in *points; frame 0, particles with at least 20 px there. */
+static int prompts_from_truth(const char *gt_path, sm_prompt **out, sm_prompt **points, int *n, sm_error *err) {
     sm_video *gv;
     if (sm_video_open(&gv, gt_path, err) < 0) return -1;
     const sm_video_info *in = sm_video_get_info(gv);
@@ -205,25 +208,34 @@ static int prompts_from_truth(const char *gt_path, sm_prompt **out, int *n, sm_e
     int maxl = 0;
     for (int i = 0; i < in->width * in->height; i++)
         if (f[i] > maxl) maxl = (int)f[i];
-    sm_prompt *p = calloc((size_t)maxl + 1, sizeof *p);
+    sm_prompt *p = calloc((size_t)maxl + 1, sizeof *p), *q = calloc((size_t)maxl + 1, sizeof *q);
     int k = 0;
-    for (int l = 1; l <= maxl; l++) {
+    for (int l = 1; l <= maxl && p && q; l++) {
         int x0 = in->width, y0 = in->height, x1 = -1, y1 = -1, cnt = 0;
+        double sx = 0, sy = 0;
         for (int y = 0; y < in->height; y++)
             for (int x = 0; x < in->width; x++)
                 if ((int)f[y * in->width + x] == l) {
                     cnt++;
+                    sx += x, sy += y;
                     if (x < x0) x0 = x;
                     if (x > x1) x1 = x;
                     if (y < y0) y0 = y;
                     if (y > y1) y1 = y;
                 }
         if (cnt < 20 || x1 - x0 < 2 || y1 - y0 < 2) continue;
+        q[k] = (sm_prompt){.kind = SM_PROMPT_POINT, .object_id = l, .frame = 0, .x = sx / cnt, .y = sy / cnt};
         p[k++] = (sm_prompt){.kind = SM_PROMPT_BOX, .object_id = l, .frame = 0, .x0 = x0 - 1, .y0 = y0 - 1, .x1 = x1 + 1, .y1 = y1 + 1};
     }
     free(f);
     sm_video_close(gv);
+    if (!p || !q) {
+        free(p), free(q);
+        return sm_error_set(err, SM_ENOMEM, "bench_model: out of memory");
+    }
     *out = p;
+    if (points) *points = q;
+    else free(q);
     *n = k;
     return 0;
 }
@@ -278,7 +290,8 @@ int main(int argc, char **argv) {
          * the motion parameters alone would miss the hops and confinement that the tracks do show */
         sm_prompt *prompts;
         int np;
-        if (prompts_from_truth(gt, &prompts, &np, &err) < 0) return 2;
+        sm_prompt *points; /* the same particles clicked once at their mask's centroid */
+        if (prompts_from_truth(gt, &prompts, &points, &np, &err) < 0) return 2;
         particle_cnr pc = read_particle_cnr(dir);
         static uint8_t keep[65536], keep_all[65536];
         memset(keep, 0, sizeof keep);
@@ -304,18 +317,20 @@ int main(int argc, char **argv) {
         for (int m = 0; m < N_METHODS; m++) {
             sm_tracks *tr = NULL;
             const char *pred = gt;
-            if ((m == M_NET || m == M_AUTO) && !model) continue;
+            if ((m == M_NET || m == M_AUTO || m == M_POINT) && !model) continue;
             if (m != M_GT) {
                 sm_segment_options opt;
                 sm_segment_options_default(&opt);
                 opt.method = m == M_CLASSIC ? SM_METHOD_CLASSIC : SM_METHOD_NET;
                 opt.model = model;
                 opt.auto_detect = m == M_AUTO;
-                snprintf(out, sizeof out, "%s/%s", dir, m == M_NET ? "net" : m == M_AUTO ? "auto" : "classic");
+                snprintf(out, sizeof out, "%s/%s", dir,
+                         m == M_NET ? "net" : m == M_AUTO ? "auto" : m == M_POINT ? "point" : "classic");
                 sm_video *v;
                 if (sm_video_open(&v, video, &err) < 0) return 2;
                 sm_segment_stats st;
-                if (sm_segment_video(v, m == M_AUTO ? NULL : prompts, m == M_AUTO ? 0 : np, &opt, out, 1, &tr, &st, &err) < 0) {
+                const sm_prompt *use = m == M_AUTO ? NULL : m == M_POINT ? points : prompts;
+                if (sm_segment_video(v, use, m == M_AUTO ? 0 : np, &opt, out, 1, &tr, &st, &err) < 0) {
                     fprintf(stderr, "bench_model: %s\n", err.msg);
                     return 2;
                 }
@@ -370,6 +385,7 @@ int main(int argc, char **argv) {
             sm_tracks_destroy(tr);
         }
         free(prompts);
+        free(points);
         free(pc.v);
         sm_tracks_destroy(gt_all);
         done_videos++;
@@ -393,7 +409,7 @@ int main(int argc, char **argv) {
         if (sm_sim_write_video(&cfg, 77, dir, SM_SIM_FORMAT_TIFF, NULL, NULL, &err) < 0) return 2;
         sm_prompt *prompts;
         int np;
-        prompts_from_truth(gt, &prompts, &np, &err);
+        if (prompts_from_truth(gt, &prompts, NULL, &np, &err) < 0) return 2;
         if (np > 5) np = 5;
         for (int m = 0; m < 2; m++) {
             if (m == M_NET && !model) continue;
@@ -426,7 +442,8 @@ int main(int argc, char **argv) {
                 "D (GLS on the EA-TA-MSD, drift subtracted), averaged over videos, D_ref from the simulator's exact "
                 "positions through the same statistics. The --auto row finds the particles itself and is scored "
                 "against every particle of the truth, those that enter later included (optimal matching, so its ids "
-                "need not be the truth's; no centre or D columns for it).\n\n");
+                "need not be the truth's; no centre or D columns for it). The point-prompt row gives each prompted "
+                "particle one positive point at its truth mask's centroid on frame 0 instead of the box.\n\n");
     fprintf(fp, "| preset | method | videos | mean IoU | J&F | mask centroid err median | p95 | refined centre err median | p95 | fit's own error (CRB) median | ID switches | rel. error of D | segment frames/s |\n");
     fprintf(fp, "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (int p = 0; p < 3; p++)
@@ -457,7 +474,7 @@ int main(int argc, char **argv) {
     for (int b = 0; b < N_CNR_BINS; b++) fprintf(fp, "---|");
     fprintf(fp, "\n");
     for (int m = 0; m < N_METHODS; m++) {
-        if (m == M_GT || (!model && (m == M_NET || m == M_AUTO))) continue;
+        if (m == M_GT || (!model && (m == M_NET || m == M_AUTO || m == M_POINT))) continue;
         fprintf(fp, "| %s |", method_names[m]);
         for (int b = 0; b < N_CNR_BINS; b++) fprintf(fp, " %.3f (%.0f) |", C[m][b].rows ? C[m][b].iou_sum / C[m][b].rows : NAN, C[m][b].rows);
         fprintf(fp, "\n");

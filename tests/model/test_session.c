@@ -205,9 +205,9 @@ int main(void) {
         SM_CHECKF("after the hop: found again by frame 17 and followed", after == F - 17, "%d/%d", after, F - 17);
     }
 
-    /* a point prompt on a faint disk (contrast-to-noise 0.5 per pixel): the frame's polarity and the
-     * particle's extent come from the detector on the frames around the prompt, not from the few pixels
-     * around the point (which took this disk for a bright one about one time in three) */
+    /* a point prompt on a faint disk (contrast-to-noise 0.5 per pixel): the polarity comes from the detector on
+     * the frames around the prompt, not from the few pixels around the point (which took this disk for a
+     * bright one in 2 of these 6 runs, and the disk was lost) */
     static clip faint;
     faint.n = 1, faint.noise = 1.0, faint.edge = 1.2;
     int faint_ok = 0, faint_runs = 6;
