@@ -176,6 +176,10 @@ sm_nn_t sm_nn_loss_dice(sm_nn_net *net, sm_nn_t logits, sm_nn_t target, float ep
 /* Focal loss (Lin et al. 2017) on logits: mean(-a_t (1-p_t)^gamma log p_t), a_t = alpha t + (1-alpha)(1-t),
  * p_t = p t + (1-p)(1-t) (torchvision's sigmoid_focal_loss with reduction="mean"). alpha < 0: no weighting. */
 sm_nn_t sm_nn_loss_focal(sm_nn_net *net, sm_nn_t logits, sm_nn_t target, float alpha, float gamma);
+/* Lovasz hinge on logits (Berman, Triki, Blaschko 2018): per sample, the convex extension of the Jaccard loss
+ * 1 - IoU over the hinge errors max(0, 1 - z s), s = +1 where t >= 0.5 and -1 elsewhere; mean over N. It
+ * optimises the IoU itself, which the pixel losses only approximate. */
+sm_nn_t sm_nn_loss_lovasz(sm_nn_net *net, sm_nn_t logits, sm_nn_t target);
 /* mean |x - t| and mean (x - t)^2 over all elements. */
 sm_nn_t sm_nn_loss_l1(sm_nn_net *net, sm_nn_t x, sm_nn_t target);
 sm_nn_t sm_nn_loss_l2(sm_nn_net *net, sm_nn_t x, sm_nn_t target);

@@ -81,7 +81,7 @@ static sm_nn_t block(sm_nn_net *n, const char *name, sm_nn_t x, int out_c) {
     return sm_nn_act(n, y, SM_NN_RELU);
 }
 
-int sm__net_build(sm__net_graph *g, const sm__net_config *c, int train, uint64_t seed, sm_error *err) {
+int sm__net_build(sm__net_graph *g, const sm__net_config *c, int train, double lovasz, uint64_t seed, sm_error *err) {
     memset(g, 0, sizeof *g);
     int S = c->crop, b = c->base;
     sm_nn_net *n = sm_nn_create(seed);
@@ -101,7 +101,7 @@ int sm__net_build(sm__net_graph *g, const sm__net_config *c, int train, uint64_t
     g->logits = sm_nn_conv2d(n, "head", d1, 1, 1, 1, 0, 1, 1, 1);
     sm_nn_t pooled = sm_nn_concat2(n, sm_nn_global_pool(n, mid, SM_NN_AVG), sm_nn_global_pool(n, mid, SM_NN_MAX));
     g->obj = sm_nn_linear(n, "objectness", pooled, 1, 1);
-    g->mask_gt = g->obj_gt = g->weight_gt = g->loss = SM_NN_NONE;
+    g->mask_gt = g->obj_gt = g->weight_gt = g->loss = g->loss_iou = SM_NN_NONE;
     if (train) {
         g->mask_gt = sm_nn_input(n, "mask_gt", 1, S, S);
         g->obj_gt = sm_nn_input(n, "obj_gt", 1, 1, 1);
@@ -110,6 +110,8 @@ int sm__net_build(sm__net_graph *g, const sm__net_config *c, int train, uint64_t
         sm_nn_t l = sm_nn_add(n, pix, sm_nn_loss_dice(n, g->logits, g->mask_gt, 1.0f));
         l = sm_nn_add(n, l, sm_nn_scale(n, sm_nn_loss_bce(n, g->obj, g->obj_gt, 1.0f), 0.3f));
         g->loss = l;
+        if (lovasz > 0)
+            g->loss_iou = sm_nn_add(n, l, sm_nn_scale(n, sm_nn_loss_lovasz(n, g->logits, g->mask_gt), (float)lovasz));
     }
     int rc = sm_nn_compile(n, err);
     if (rc < 0) {
@@ -359,7 +361,7 @@ int sm_model_load(sm_model **out, const char *path, sm_error *err) {
         sm_nn_st_destroy(st);
         return sm_error_set(err, SM_ENOMEM, "%s: out of memory", path);
     }
-    if ((rc = sm__net_config_from_json(&m->cfg, cfg_json, err)) < 0 || (rc = sm__net_build(&m->g, &m->cfg, 0, 1, err)) < 0 ||
+    if ((rc = sm__net_config_from_json(&m->cfg, cfg_json, err)) < 0 || (rc = sm__net_build(&m->g, &m->cfg, 0, 0, 1, err)) < 0 ||
         (rc = sm_nn_load_st(m->g.net, st, path, err)) < 0) {
         sm_nn_st_destroy(st);
         sm_model_destroy(m);

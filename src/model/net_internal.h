@@ -49,11 +49,13 @@ typedef struct sm__net_graph {
     sm_nn_t in, logits, obj;             /* (N,sm__net_in_channels,S,S), (N,1,S,S), (N,1,1,1) */
     sm_nn_t mask_gt, obj_gt, weight_gt;  /* training only */
     sm_nn_t loss;                        /* training only */
+    sm_nn_t loss_iou;                    /* training with lovasz > 0: loss + lovasz x Lovasz hinge on the mask */
 } sm__net_graph;
 
 /* Builds (and compiles) the network; train = 1 adds targets and the loss (BCE + Dice on the mask), train = 2
- * the same with focal loss (gamma 2) in place of BCE. */
-int sm__net_build(sm__net_graph *g, const sm__net_config *c, int train, uint64_t seed, sm_error *err);
+ * the same with focal loss (gamma 2) in place of BCE; lovasz > 0 (training) also builds loss_iou, the loss
+ * plus lovasz x the Lovasz hinge (the fine-tuning phase's loss). */
+int sm__net_build(sm__net_graph *g, const sm__net_config *c, int train, double lovasz, uint64_t seed, sm_error *err);
 
 struct sm_model {
     sm__net_config cfg;

@@ -37,6 +37,10 @@ typedef struct train_cfg {
     int border_seen;  /* "border_positions": "seen" (1): a particle cut by the border is tracked at the centroid
                        * of its visible part, as a session measures it; "truth" (0): at its true centre */
     int focal;       /* "mask_loss": "focal" (1) or "bce" (0) */
+    /* "finetune": {"steps", "lr", "lovasz"}: after the main schedule, ft_steps more with the Lovasz hinge
+     * (weight ft_lovasz) added to the loss, the learning rate falling from ft_lr to min_lr (cosine) */
+    int ft_steps;
+    double ft_lr, ft_lovasz;
     int val_every, val_samples, checkpoint_every, log_every;
 } train_cfg;
 
@@ -105,6 +109,18 @@ static int train_cfg_read(train_cfg *c, const char *path, char **json_out, sm_er
     {
         if ((rc = json_choice(root, "mask_loss", "focal", "bce", &c->focal, path, err)) < 0) goto done;
         if ((rc = json_choice(root, "border_positions", "seen", "truth", &c->border_seen, path, err)) < 0) goto done;
+        const cJSON *ft = cJSON_GetObjectItemCaseSensitive(root, "finetune");
+        if (ft && !cJSON_IsObject(ft)) {
+            rc = sm_error_set(err, SM_EFORMAT, "%s: \"finetune\" must be an object {\"steps\", \"lr\", \"lovasz\"}", path);
+            goto done;
+        }
+        if (ft) {
+            double fs = 0, fl = 3e-4, fw = 1;
+            if ((rc = json_num(ft, "steps", 0, 1e9, &fs, path, err)) < 0 || (rc = json_num(ft, "lr", 1e-7, 1, &fl, path, err)) < 0 ||
+                (rc = json_num(ft, "lovasz", 0, 100, &fw, path, err)) < 0)
+                goto done;
+            c->ft_steps = (int)fs, c->ft_lr = fl, c->ft_lovasz = fw;
+        }
         const cJSON *clip = cJSON_GetObjectItemCaseSensitive(root, "clip");
         if (clip) {
             const cJSON *save = root;
@@ -593,7 +609,7 @@ int sm_model_train(const char *config_path, const char *out_path, int resume, do
     snprintf(ckpt, sizeof ckpt, "%s.ckpt", out_path);
     snprintf(logp, sizeof logp, "%s.log.csv", out_path);
     sm__net_graph g;
-    if ((rc = sm__net_build(&g, &tc.net, tc.focal ? 2 : 1, tc.seed, err)) < 0) {
+    if ((rc = sm__net_build(&g, &tc.net, tc.focal ? 2 : 1, tc.ft_steps > 0 ? tc.ft_lovasz : 0, tc.seed, err)) < 0) {
         free(cfg_json);
         return rc;
     }
@@ -642,7 +658,15 @@ int sm_model_train(const char *config_path, const char *out_path, int resume, do
     double loss_avg = NAN;
     float *in = sm_nn_ctx_data(ctx, g.in), *mgt = sm_nn_ctx_data(ctx, g.mask_gt), *ogt = sm_nn_ctx_data(ctx, g.obj_gt);
     int stop = 0;
-    for (; step < tc.steps && !stop; step++) {
+    int64_t end = (int64_t)tc.steps + tc.ft_steps;
+    for (; step < end && !stop; step++) {
+        /* the fine-tuning phase: its own cosine from ft_lr, the Adam moments and step count carried on */
+        int tuning = step >= tc.steps;
+        if (tuning) {
+            opt.lr = (float)tc.ft_lr;
+            opt.warmup_steps = tc.steps, opt.total_steps = (int)end;
+        }
+        sm_nn_t loss_t = tuning && g.loss_iou != SM_NN_NONE ? g.loss_iou : g.loss;
         int64_t want = step / tc.refresh + tc.pool - 1;
         while (cur_clip < want) {
             int64_t k = cur_clip + 1;
@@ -659,15 +683,15 @@ int sm_model_train(const char *config_path, const char *out_path, int resume, do
                                  scratch + (size_t)b * S * S);
         }
         sm_nn_zero_grad(g.net);
-        if ((rc = sm_nn_forward(ctx, err)) < 0 || (rc = sm_nn_backward(ctx, g.loss, err)) < 0 ||
+        if ((rc = sm_nn_forward(ctx, err)) < 0 || (rc = sm_nn_backward(ctx, loss_t, err)) < 0 ||
             (rc = sm_nn_adamw_step(g.net, &opt, err)) < 0)
             goto done;
-        double l = sm_nn_ctx_data(ctx, g.loss)[0];
+        double l = sm_nn_ctx_data(ctx, loss_t)[0];
         loss_avg = isnan(loss_avg) ? l : 0.95 * loss_avg + 0.05 * l;
         double secs = seconds0 + sm_now() - t0;
-        rep.step = step + 1, rep.total_steps = tc.steps, rep.seconds = secs, rep.loss = loss_avg, rep.lr = opt.last_lr;
+        rep.step = step + 1, rep.total_steps = (int)end, rep.seconds = secs, rep.loss = loss_avg, rep.lr = opt.last_lr;
         rep.has_val = 0;
-        if ((step + 1) % tc.val_every == 0 || step + 1 == tc.steps) {
+        if ((step + 1) % tc.val_every == 0 || step + 1 == tc.steps || step + 1 == end) {
             if ((rc = validate(&val, &tc, &g, vctx, B, &rep, err)) < 0) goto done;
         }
         /* with a time budget, the schedule's length is fixed at the end of the warm-up (before the cosine
@@ -676,7 +700,7 @@ int sm_model_train(const char *config_path, const char *out_path, int resume, do
             double el = sm_now() - t0, per = el / (double)(step + 1 - step0);
             double left = max_minutes * 60 - el;
             int64_t n = step + 1 + (int64_t)(0.95 * left / per);
-            if (n < tc.steps) tc.steps = (int)n, opt.total_steps = tc.steps;
+            if (n < tc.steps) tc.steps = (int)n, opt.total_steps = tc.steps, end = n + tc.ft_steps;
         }
         if (max_minutes > 0 && sm_now() - t0 > max_minutes * 60) stop = 1;
         if ((step + 1) % tc.log_every == 0 || rep.has_val || stop) {
@@ -688,7 +712,7 @@ int sm_model_train(const char *config_path, const char *out_path, int resume, do
             fflush(log);
             if (cb && cb(&rep, user)) stop = 1;
         }
-        if ((step + 1) % tc.checkpoint_every == 0 || stop || step + 1 == tc.steps)
+        if ((step + 1) % tc.checkpoint_every == 0 || stop || step + 1 == tc.steps || step + 1 == end)
             if ((rc = save_weights(&g, &tc, ckpt, step + 1, secs, cfg_json, &rep, 1, err)) < 0) goto done;
     }
     if (!rep.has_val && (rc = validate(&val, &tc, &g, vctx, B, &rep, err)) < 0) goto done;

@@ -462,6 +462,9 @@ sm_nn_t sm_nn_loss_focal(sm_nn_net *net, sm_nn_t logits, sm_nn_t target, float a
     if (!(gamma >= 0) || alpha > 1) return fail(net, "loss_focal: bad alpha %g or gamma %g", alpha, gamma);
     return loss(net, SM_NN_LOSS_FOCAL, "loss_focal", logits, target, alpha, gamma);
 }
+sm_nn_t sm_nn_loss_lovasz(sm_nn_net *net, sm_nn_t logits, sm_nn_t target) {
+    return loss(net, SM_NN_LOSS_LOVASZ, "loss_lovasz", logits, target, 0, 0);
+}
 sm_nn_t sm_nn_loss_l1(sm_nn_net *net, sm_nn_t x, sm_nn_t target) {
     return loss(net, SM_NN_LOSS_L1, "loss_l1", x, target, 0, 0);
 }

@@ -100,7 +100,7 @@ void sm_nn_dropout_backward(float *dx, const float *dy, const float *mask, size_
 double sm_nn_loss_forward(int kind, const float *z, const float *t, int N, size_t per, float p1, float p2);
 void sm_nn_loss_backward(int kind, float *dz, float g, const float *z, const float *t, int N, size_t per,
                          float p1, float p2);
-enum { SM_NN_LOSS_BCE, SM_NN_LOSS_DICE, SM_NN_LOSS_FOCAL, SM_NN_LOSS_L1, SM_NN_LOSS_L2 };
+enum { SM_NN_LOSS_BCE, SM_NN_LOSS_DICE, SM_NN_LOSS_FOCAL, SM_NN_LOSS_L1, SM_NN_LOSS_L2, SM_NN_LOSS_LOVASZ };
 
 /* fast paths (ops_fast.c): conv2d and conv_transpose2d through im2col + cblas_sgemm; work is scratch of
  * sm_nn_conv_work_floats(d) floats */

@@ -7,6 +7,7 @@
  * Left out: any speed trick. OpenMP `parallel for` only over independent outputs (planes, channels), so the
  * results do not depend on the thread count; statistics are summed in double. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nn/ops.h"
@@ -780,9 +781,54 @@ void sm_nn_dropout_backward(float *dx, const float *dy, const float *mask, size_
 static inline double softplus(double v) { return (v > 0 ? v : 0) + log1p(exp(-fabs(v))); }
 static inline double sigmoid_d(double v) { return v >= 0 ? 1.0 / (1.0 + exp(-v)) : exp(v) / (1.0 + exp(v)); }
 
+/* Lovasz hinge (Berman et al. 2018), per sample: errors e_i = 1 - z_i s_i with s_i = +1 on the target (t >= 0.5),
+ * -1 off it, sorted in decreasing order; the loss is sum_k max(e_k, 0) g_k, where g_k is the increment of the
+ * Jaccard loss 1 - |T minus the first k errors| / |T plus the first k errors| along that order: the convex
+ * (Lovasz) extension of 1 - IoU, exact when every e_i is 0 or 1. With dz (not NULL), adds scale x its
+ * gradient there. Returns the loss, NAN without memory. */
+typedef struct lovasz_item {
+    float e;
+    int i;
+} lovasz_item;
+
+static int cmp_lovasz(const void *a, const void *b) {
+    float x = ((const lovasz_item *)a)->e, y = ((const lovasz_item *)b)->e;
+    return (x < y) - (x > y);
+}
+
+static double lovasz_sample(const float *z, const float *t, size_t per, float *dz, double scale) {
+    lovasz_item *it = malloc(per * sizeof *it);
+    if (!it) return NAN;
+    double pos = 0;
+    for (size_t i = 0; i < per; i++) {
+        int on = t[i] >= 0.5f;
+        pos += on;
+        it[i].e = 1.0f - z[i] * (on ? 1.0f : -1.0f);
+        it[i].i = (int)i;
+    }
+    qsort(it, per, sizeof *it, cmp_lovasz);
+    double cum_on = 0, cum_off = 0, prev = 0, loss = 0;
+    for (size_t k = 0; k < per; k++) {
+        int i = it[k].i, on = t[i] >= 0.5f;
+        cum_on += on, cum_off += !on;
+        double uni = pos + cum_off, jac = uni > 0 ? 1.0 - (pos - cum_on) / uni : 0.0, g = jac - prev;
+        prev = jac;
+        if (it[k].e > 0) {
+            loss += it[k].e * g;
+            if (dz) dz[i] += (float)(scale * g * (on ? -1.0 : 1.0));
+        }
+    }
+    free(it);
+    return loss;
+}
+
 double sm_nn_loss_forward(int kind, const float *z, const float *t, int N, size_t per, float p1, float p2) {
     size_t M = (size_t)N * per;
     double acc = 0;
+    if (kind == SM_NN_LOSS_LOVASZ) {
+        for (int n = 0; n < N; n++) acc += lovasz_sample(z + (size_t)n * per, t + (size_t)n * per, per, NULL, 0);
+        return acc / N;
+    }
     if (kind == SM_NN_LOSS_DICE) {
         for (int n = 0; n < N; n++) {
             double inter = 0, S = 0;
@@ -816,6 +862,11 @@ double sm_nn_loss_forward(int kind, const float *z, const float *t, int N, size_
 void sm_nn_loss_backward(int kind, float *dz, float g, const float *z, const float *t, int N, size_t per,
                          float p1, float p2) {
     size_t M = (size_t)N * per;
+    if (kind == SM_NN_LOSS_LOVASZ) {
+        for (int n = 0; n < N; n++)
+            lovasz_sample(z + (size_t)n * per, t + (size_t)n * per, per, dz + (size_t)n * per, (double)g / N);
+        return;
+    }
     if (kind == SM_NN_LOSS_DICE) {
         for (int n = 0; n < N; n++) {
             double inter = 0, S = 0;

@@ -85,7 +85,7 @@ int main(void) {
     sm__net_config_default(&c);
     c.base = 2;
     sm__net_graph g;
-    SM_CHECKF("tiny network builds", sm__net_build(&g, &c, 0, 3, &err) == 0, "%s", err.msg);
+    SM_CHECKF("tiny network builds", sm__net_build(&g, &c, 0, 0, 3, &err) == 0, "%s", err.msg);
     char cj[512];
     sm__net_config_to_json(&c, cj, sizeof cj);
     const char *meta[] = {"samem_net", cj, NULL};

@@ -1,6 +1,7 @@
 /* Training: a tiny run on simulated clips is reproducible from its seed (bit-identical weights), writes its
  * log and checkpoint, resumes from the checkpoint, and rejects bad configurations. A network with frames
  * ahead in its input trains, loads, and runs in a session that reads every frame once. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,6 +128,38 @@ int main(void) {
     SM_CHECKF("resume from the checkpoint runs", rc == 0, "%s", err.msg);
     snprintf(path, sizeof path, "%s.log.csv", w1);
     SM_CHECKF("resume at the end adds no step", count_lines(path) == 5, "%d lines", count_lines(path));
+    /* a fine-tuning phase added to the finished run's config: 2 more steps with the Lovasz hinge, the learning
+     * rate falling from the phase's 5e-4 (cosine to min_lr 1e-4: 5e-4, then 3e-4) */
+    fp = fopen(cfg, "w");
+    fprintf(fp, "{\"seed\": 5, \"net\": {\"base\": 2}, \"steps\": 4, \"batch\": 2, \"warmup\": 1, \"val_every\": 2,"
+                " \"val_samples\": 1, \"checkpoint_every\": 2, \"log_every\": 1,"
+                " \"clip\": {\"size\": 64, \"frames\": 6, \"pool\": 1, \"refresh\": 100},"
+                " \"finetune\": {\"steps\": 2, \"lr\": 0.0005, \"lovasz\": 1}}");
+    fclose(fp);
+    rc = sm_model_train(cfg, w1, 1, 0, NULL, NULL, &err);
+    SM_CHECKF("the fine-tuning phase runs on from the checkpoint", rc == 0, "%s", err.msg);
+    {
+        double lr5 = 0, lr6 = 0;
+        fp = fopen(path, "r");
+        char line[512];
+        while (fp && fgets(line, sizeof line, fp)) {
+            long long st;
+            double sec, loss, lr;
+            if (sscanf(line, "%lld,%lf,%lf,%lf", &st, &sec, &loss, &lr) == 4) {
+                if (st == 5) lr5 = lr;
+                if (st == 6) lr6 = lr;
+            }
+        }
+        if (fp) fclose(fp);
+        SM_CHECKF("fine-tuning: 2 more steps logged at its own learning rates",
+                  count_lines(path) == 7 && fabs(lr5 - 5e-4) < 1e-9 && fabs(lr6 - 3e-4) < 1e-9, "%d lines, lr %g %g",
+                  count_lines(path), lr5, lr6);
+    }
+    if (sm_nn_st_read(w1, &a, &err) == 0) {
+        const char *steps = sm_nn_st_meta(a, "steps");
+        SM_CHECK("fine-tuned weights record 6 steps", steps && strcmp(steps, "6") == 0);
+        sm_nn_st_destroy(a);
+    }
     /* 2 frames ahead and 6 behind: 9 + 2 + 2 input channels, and a session reads each frame once */
     fp = fopen(cfg, "w");
     fprintf(fp, "{\"seed\": 5, \"net\": {\"base\": 2, \"future\": 2, \"past\": 6}, \"border_positions\": \"seen\", \"steps\": 2, \"batch\": 2, \"warmup\": 1,"
@@ -182,6 +215,7 @@ int main(void) {
              train_with(cfg, "{\"net\": {\"past\": 7}, \"clip\": {\"frames\": 8}}", w1, &err) == SM_EFORMAT &&
                  strstr(err.msg, "clip.frames"));
     SM_CHECK("batch 0 rejected with SM_EFORMAT", train_with(cfg, "{\"batch\": 0}", w1, &err) == SM_EFORMAT);
+    SM_CHECK("a finetune that is not an object rejected", train_with(cfg, "{\"finetune\": 3}", w1, &err) == SM_EFORMAT);
     SM_CHECK("an unknown border_positions rejected",
              train_with(cfg, "{\"border_positions\": \"edge\"}", w1, &err) == SM_EFORMAT && strstr(err.msg, "border_positions"));
     SM_CHECK("crop not a multiple of 8 rejected", train_with(cfg, "{\"net\": {\"crop\": 60}}", w1, &err) == SM_EFORMAT);

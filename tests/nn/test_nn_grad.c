@@ -306,8 +306,8 @@ static void check_others(void) {
         grad_check("dropout p=0.3", net, sm_nn_dropout(net, x, 0.3f), 1, &x, 2, SM_NN_TRAIN, 1e-2f);
         sm_nn_destroy(net);
     }
-    const char *losses[] = {"bce pos_weight 2", "dice", "focal", "l1", "l2"};
-    for (int l = 0; l < 5; l++) {
+    const char *losses[] = {"bce pos_weight 2", "dice", "focal", "l1", "l2", "lovasz"};
+    for (int l = 0; l < 6; l++) {
         NET();
         sm_nn_t z = sm_nn_input(net, "z", 2, 5, 3), t = sm_nn_input(net, "target", 2, 5, 3), y;
         switch (l) {
@@ -315,11 +315,13 @@ static void check_others(void) {
         case 1: y = sm_nn_loss_dice(net, z, t, 1.0f); break;
         case 2: y = sm_nn_loss_focal(net, z, t, 0.25f, 2.0f); break;
         case 3: y = sm_nn_loss_l1(net, z, t); break;
-        default: y = sm_nn_loss_l2(net, z, t); break;
+        case 4: y = sm_nn_loss_l2(net, z, t); break;
+        default: y = sm_nn_loss_lovasz(net, z, t); break;
         }
         char nm[64];
         snprintf(nm, sizeof nm, "loss %s", losses[l]);
-        grad_check(nm, net, y, 1, &z, 3, SM_NN_TRAIN, l == 3 ? 1e-3f : 1e-2f);
+        /* l1 and the Lovasz hinge are piecewise linear: a small step keeps finite differences off their kinks */
+        grad_check(nm, net, y, 1, &z, 3, SM_NN_TRAIN, l == 3 || l == 5 ? 1e-3f : 1e-2f);
         sm_nn_destroy(net);
     }
     {   /* a chain: conv -> gn -> silu -> pool -> upsample -> concat skip -> conv -> bce + 0.5 * dice */
@@ -620,8 +622,42 @@ static void check_init_and_modes(void) {
     sm_nn_destroy(net);
 }
 
+/* The Lovasz hinge at logits z = s (1 - m) (hinge errors exactly m in {0, 1}) equals the Jaccard loss of the
+ * prediction that gets the pixels with m = 1 wrong: 1 - |P and T| / |P or T|, counted here directly. */
+static void check_lovasz_value(void) {
+    sm_nn_net *net = sm_nn_create(1);
+    sm_nn_t z = sm_nn_input(net, "z", 1, 6, 7), t = sm_nn_input(net, "target", 1, 6, 7);
+    sm_nn_t y = sm_nn_loss_lovasz(net, z, t);
+    sm_error err = {0};
+    sm_nn_compile(net, &err);
+    sm_nn_ctx *c = sm_nn_ctx_create(net, 3, SM_NN_INFER, &err);
+    sm_rng r;
+    sm_rng_seed(&r, 5);
+    double want = 0, worst = 0;
+    float *zd = sm_nn_ctx_data(c, z), *td = sm_nn_ctx_data(c, t);
+    for (int n = 0; n < 3; n++) {
+        int inter = 0, uni = 0;
+        for (int i = 0; i < 42; i++) {
+            int on = sm_rng_uniform(&r) < (n == 2 ? 0.0 : 0.4), wrong = sm_rng_uniform(&r) < 0.2 * (n + 1);
+            td[n * 42 + i] = (float)on;
+            zd[n * 42 + i] = (on ? 1.0f : -1.0f) * (wrong ? 0.0f : 1.0f);
+            int pred = on != wrong;
+            inter += pred && on, uni += pred || on;
+        }
+        want += uni ? 1.0 - (double)inter / uni : 0.0;
+    }
+    want /= 3;
+    sm_nn_forward(c, &err);
+    worst = fabs(sm_nn_ctx_data(c, y)[0] - want);
+    SM_CHECKF("lovasz hinge at 0/1 errors = the Jaccard loss of that prediction (3 samples, one without target)",
+              worst < 1e-5, "got %.6f, want %.6f", sm_nn_ctx_data(c, y)[0], want);
+    sm_nn_ctx_destroy(c);
+    sm_nn_destroy(net);
+}
+
 int main(void) {
     check_init_and_modes();
+    check_lovasz_value();
     check_parallel_contexts();
     check_convs();
     check_others();
