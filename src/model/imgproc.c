@@ -109,6 +109,77 @@ float sm__quantile(float *v, size_t n, double q) {
     return v[k];
 }
 
+/* How much line i of img (n_along samples at img[i * line_step + k * along_step]) stands above its two
+ * neighbours: the median over ~256 samples of the line minus the mean of the lines on either side (one side at
+ * the image's edge). A particle changes a line and its neighbours alike except where its outline crosses
+ * between them, so the median of the differences sees only a line's own offset (a line's median against its
+ * neighbours' medians took the edge columns of a particle 90 px across for defects). scratch: n_along floats. */
+static float line_excess(const float *img, int i, int n, int n_along, size_t line_step, size_t along_step,
+                         float *scratch) {
+    int a = i > 0 ? i - 1 : i + 1, b = i + 1 < n ? i + 1 : i - 1;
+    if (a < 0 || b < 0 || a >= n || b >= n) return 0;
+    int stride = n_along > 256 ? n_along / 256 : 1;
+    size_t m = 0;
+    for (int k = 0; k < n_along; k += stride) {
+        size_t o = (size_t)k * along_step;
+        scratch[m++] = img[(size_t)i * line_step + o] -
+                       0.5f * (img[(size_t)a * line_step + o] + img[(size_t)b * line_step + o]);
+    }
+    return sm__quantile(scratch, m, 0.5);
+}
+
+/* Lines whose excess is beyond 6 robust sigma of all lines' excesses and above their neighbours', into list
+ * (at most max); returns how many, or SM_ENOMEM. */
+static int find_lines(const float *img, int n, int n_along, size_t line_step, size_t along_step, int *list, int max) {
+    float *ex = malloc(sizeof(float) * (size_t)n), *dev = malloc(sizeof(float) * (size_t)n),
+          *scratch = malloc(sizeof(float) * (size_t)(n_along > n ? n_along : n));
+    int found = 0;
+    if (!ex || !dev || !scratch) found = SM_ENOMEM;
+    else {
+        for (int i = 0; i < n; i++) {
+            ex[i] = line_excess(img, i, n, n_along, line_step, along_step, scratch);
+            dev[i] = fabsf(ex[i]);
+        }
+        memcpy(scratch, dev, sizeof(float) * (size_t)n); /* the quantile reorders its input */
+        double sigma = sm__quantile(scratch, (size_t)n, 0.5) / 0.6745;
+        /* a defect line makes each neighbour look off by half its offset the other way: local peaks only */
+        for (int i = 0; i < n && found < max; i++)
+            if (sigma > 0 && dev[i] > 6 * sigma && (i == 0 || dev[i] > dev[i - 1]) && (i + 1 == n || dev[i] >= dev[i + 1]))
+                list[found++] = i;
+    }
+    free(ex), free(dev), free(scratch);
+    return found;
+}
+
+int sm__line_defects_find(const float *img, int w, int h, sm__line_defects *d) {
+    d->n_rows = d->n_cols = 0;
+    if (w < 8 || h < 8) return 0;
+    int r = find_lines(img, h, w, (size_t)w, 1, d->rows, SM__MAX_DEFECT_LINES);
+    if (r < 0) return r;
+    int c = find_lines(img, w, h, 1, (size_t)w, d->cols, SM__MAX_DEFECT_LINES);
+    if (c < 0) return c;
+    d->n_rows = r, d->n_cols = c;
+    return 0;
+}
+
+int sm__line_defects_fix(float *img, int w, int h, const sm__line_defects *d) {
+    int nmax = w > h ? w : h;
+    float *scratch = malloc(sizeof(float) * (size_t)nmax);
+    if (!scratch) return SM_ENOMEM;
+    for (int k = 0; k < d->n_rows; k++) {
+        int y = d->rows[k];
+        float e = line_excess(img, y, h, w, (size_t)w, 1, scratch);
+        for (int x = 0; x < w; x++) img[(size_t)y * w + x] -= e;
+    }
+    for (int k = 0; k < d->n_cols; k++) {
+        int x = d->cols[k];
+        float e = line_excess(img, x, w, h, 1, (size_t)w, scratch);
+        for (int y = 0; y < h; y++) img[(size_t)y * w + x] -= e;
+    }
+    free(scratch);
+    return 0;
+}
+
 double sm__noise_std(const float *img, int w, int h, int lag, float *scratch) {
     size_t n = 0;
     for (int y = 0; y < h; y++)

@@ -19,6 +19,18 @@ void sm__box_blur(float *dst, const float *src, int w, int h, int r, float *tmp)
 double sm__noise_std(const float *img, int w, int h, int lag, float *scratch);
 /* Median / quantile of n values (reorders v). */
 float sm__quantile(float *v, size_t n, double q);
+/* Bright and dark detector rows and columns (REAL_DATA.md: one of each, full length, fixed on the sensor). Find:
+ * the rows (columns) whose median difference from the mean of the two neighbouring lines exceeds 6 robust
+ * sigma of all lines' such differences (at most SM__MAX_DEFECT_LINES each). Fix: each listed line gets that
+ * difference, measured on this frame, subtracted; other lines stay as they are (illumination is smooth).
+ * Both return 0 or SM_ENOMEM. */
+#define SM__MAX_DEFECT_LINES 16
+typedef struct sm__line_defects {
+    int rows[SM__MAX_DEFECT_LINES], cols[SM__MAX_DEFECT_LINES];
+    int n_rows, n_cols;
+} sm__line_defects;
+int sm__line_defects_find(const float *img, int w, int h, sm__line_defects *d);
+int sm__line_defects_fix(float *img, int w, int h, const sm__line_defects *d);
 /* Least-squares plane c0 + c1*x + c2*y through the pixels of img where use[i] != 0, with one pass that
  * drops residuals beyond 3 robust sigma. Returns the count used (0: no plane, c = median-free zeros). */
 int sm__plane_fit(const float *img, const uint8_t *use, int w, int h, double c[3]);

@@ -94,6 +94,8 @@ struct sm_session {
     float *around;               /* (H, W) mean of frames t-1, t, t+1, for the evidence of tracked masks */
     int64_t around_t;            /* the frame it was made for (-1: none) */
     int polarity;                /* session-wide polarity decided by the detector (0 until then) */
+    sm__line_defects lines;      /* the sensor's bright and dark rows and columns, found on frame lines_t */
+    int64_t lines_t;             /* -1: not looked for yet */
     sm__net_runner *net;         /* SM_METHOD_NET */
 };
 
@@ -141,6 +143,7 @@ int sm_session_open_reader(sm_session **out, int width, int height, int64_t fram
     s->labels = malloc((size_t)width * height * sizeof(uint16_t));
     s->mean3_t = -1;
     s->around_t = -1;
+    s->lines_t = -1;
     if (!s->labels) rc = SM_ENOMEM;
     for (int k = 0; k < SM__NET_AHEAD_MAX; k++) s->ahead_idx[k] = -1;
     if (rc == 0 && s->opt.method == SM_METHOD_NET) {
@@ -256,6 +259,13 @@ static int read_frame(sm_session *s, int64_t t, float *buf, sm_error *err) {
         for (size_t i = 0; i < n; i++)
             if (!isfinite(buf[i])) buf[i] = mean;
     }
+    /* the sensor's defect lines are found on the first frame read and every 16th after (they are fixed, and
+     * a full search costs ~8 ms per 1024 x 1024 frame), and taken out of every frame */
+    if (s->lines_t < 0 || llabs(t - s->lines_t) >= 16) {
+        if (sm__line_defects_find(buf, s->W, s->H, &s->lines) < 0) return sm_error_set(err, SM_ENOMEM, "session: out of memory");
+        s->lines_t = t;
+    }
+    if (sm__line_defects_fix(buf, s->W, s->H, &s->lines) < 0) return sm_error_set(err, SM_ENOMEM, "session: out of memory");
     return 0;
 }
 
