@@ -37,6 +37,7 @@ typedef struct train_cfg {
     int border_seen;  /* "border_positions": "seen" (1): a particle cut by the border is tracked at the centroid
                        * of its visible part, as a session measures it; "truth" (0): at its true centre */
     int focal;       /* "mask_loss": "focal" (1) or "bce" (0) */
+    double size_lo, size_hi; /* "preset_sizes": [lo, hi]: preset clips' smallest particle size, px, uniform in it */
     /* "finetune": {"steps", "lr", "lovasz"}: after the main schedule, ft_steps more with the Lovasz hinge
      * (weight ft_lovasz) added to the loss, the learning rate falling from ft_lr to min_lr (cosine) */
     int ft_steps;
@@ -53,6 +54,7 @@ static void train_cfg_default(train_cfg *c) {
     c->clip_size = 192, c->clip_frames = 8, c->pool = 6, c->refresh = 2;
     c->mix[0] = 0.15, c->mix[1] = 0.25, c->mix[2] = 0.35, c->mix[3] = 0.25;
     c->prompt_fraction = 0.3, c->negative_fraction = 0.1;
+    c->size_lo = 10, c->size_hi = 20;
     c->val_every = 200, c->val_samples = 32, c->checkpoint_every = 50, c->log_every = 10;
 }
 
@@ -109,6 +111,16 @@ static int train_cfg_read(train_cfg *c, const char *path, char **json_out, sm_er
     {
         if ((rc = json_choice(root, "mask_loss", "focal", "bce", &c->focal, path, err)) < 0) goto done;
         if ((rc = json_choice(root, "border_positions", "seen", "truth", &c->border_seen, path, err)) < 0) goto done;
+        const cJSON *ps = cJSON_GetObjectItemCaseSensitive(root, "preset_sizes");
+        if (ps) {
+            const cJSON *a0 = cJSON_GetArrayItem(ps, 0), *a1 = cJSON_GetArrayItem(ps, 1);
+            if (!cJSON_IsArray(ps) || cJSON_GetArraySize(ps) != 2 || !cJSON_IsNumber(a0) || !cJSON_IsNumber(a1) ||
+                !(a0->valuedouble >= 2 && a1->valuedouble >= a0->valuedouble && a1->valuedouble <= 60)) {
+                rc = sm_error_set(err, SM_EFORMAT, "%s: \"preset_sizes\" must be [lo, hi] px with 2 <= lo <= hi <= 60", path);
+                goto done;
+            }
+            c->size_lo = a0->valuedouble, c->size_hi = a1->valuedouble;
+        }
         const cJSON *ft = cJSON_GetObjectItemCaseSensitive(root, "finetune");
         if (ft && !cJSON_IsObject(ft)) {
             rc = sm_error_set(err, SM_EFORMAT, "%s: \"finetune\" must be an object {\"steps\", \"lr\", \"lovasz\"}", path);
@@ -224,8 +236,8 @@ static int clip_make(clip *c, const train_cfg *tc, int64_t k, int val, int val_p
         sm_sim_config_preset(&cfg, preset_names[preset], err);
         cfg.shape = SM_SIM_SHAPE_MIXED;
         cfg.motion = SM_SIM_MOTION_MIXED;
-        /* presets' particles are 16..30 px; spread sizes a little wider for training */
-        cfg.size_min_px = 10 + 10 * sm_rng_uniform(&r);
+        /* presets' particles are 16..30 px; spread sizes wider for training */
+        cfg.size_min_px = tc->size_lo + (tc->size_hi - tc->size_lo) * sm_rng_uniform(&r);
         cfg.size_max_px = cfg.size_min_px * (1.3 + 1.5 * sm_rng_uniform(&r));
         cfg.jpeg_quality = sm_rng_uniform(&r) < 0.3 ? 60 + (int)sm_rng_below(&r, 36) : 0;
         /* half the particles sharp-edged, strongly scattering (saturated) */
