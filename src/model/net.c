@@ -10,7 +10,8 @@
  *   dec3 conv(2b) @S/4 [up(mid) ++ enc3], dec2 conv(b) @S/2 [up ++ enc2], dec1 conv(b) @S [up ++ enc1],
  *   head 1x1 -> 1 mask logit; objectness = linear(global mean of mid ++ global max of mid) -> 1 logit.
  * Loss (training): focal (gamma 2) or BCE, + Dice on the mask, 0.3 x BCE on objectness (BCE with
- * pos_weight 2 made masks of faint particles 2x too large).
+ * pos_weight 2 made masks of faint particles 2x too large); an optional fine-tuning phase adds the Lovasz
+ * hinge (loss_iou).
  * Threads: one batch-1 network per object on one thread, objects in parallel (DESIGN.md; measured here too:
  * one batched pass with threaded small ops and sgemm was 4x slower on 2 busy cores).
  * Left out: rotation compensation of the window, full-resolution crops for large particles, a learned IoU
