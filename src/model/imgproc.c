@@ -163,6 +163,7 @@ int sm__line_defects_find(const float *img, int w, int h, sm__line_defects *d) {
 }
 
 int sm__line_defects_fix(float *img, int w, int h, const sm__line_defects *d) {
+    if (!d->n_rows && !d->n_cols) return 0; /* most frames: no allocation on the read path */
     int nmax = w > h ? w : h;
     float *scratch = malloc(sizeof(float) * (size_t)nmax);
     if (!scratch) return SM_ENOMEM;
