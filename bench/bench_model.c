@@ -11,7 +11,8 @@
  * automatic mode (no prompts), scored against every truth particle.
  * Speed: a 1024x1024 video of 100 frames with 5 prompted particles through sm_segment_video (read TIFF,
  * segment, refine, write masks.tif and tracks.csv), frames/s and peak RSS.
- * Usage: bench_model OUT.md   (env SAMEM_BENCH_QUICK=1: 6 videos of 30 frames; SAMEM_WEIGHTS: weights). */
+ * Usage: bench_model OUT.md   (env SAMEM_BENCH_QUICK=1: 6 videos of 30 frames; SAMEM_WEIGHTS: weights;
+ *  SAMEM_BENCH_DIR: the working folder, default /tmp/samem-bench-model). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -255,7 +256,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_model: %s (network column left out)\n", err.msg);
         model = NULL;
     }
-    const char *root = "/tmp/samem-bench-model";
+    const char *root = getenv("SAMEM_BENCH_DIR") ? getenv("SAMEM_BENCH_DIR") : "/tmp/samem-bench-model";
     char cmd[4400];
     snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir -p %s", root, root);
     if (system(cmd) != 0) return 2;

@@ -106,6 +106,9 @@ int sm__classic_segment(const float *frame, int W, int H, const sm__obj_prior *p
 int sm__prior_from_prompts(const float *frame, int W, int H, const sm_prompt *p, int n, int polarity,
                            sm__obj_prior *pr, sm_error *err);
 
+/* For tests (refine.c): the largest gap between the fit's analytic Jacobian and central differences of its
+ * model at parameters p (cx, cy, phi, p3, p4, A, B, Bx, By, log s) on a w x h grid, relative per column. */
+double sm__refine_jacobian_error(sm_shape_kind shape, const double *p, int w, int h);
 /* Sub-pixel refinement on a crop mask (refine.c); cm NULL uses start; hint (may be NULL): a previous fit of
  * the same particle, whose model and rotation are tried alone. */
 int sm__refine_mask(const float *frame, int width, int height, const sm__crop_mask *cm, const sm_refine_result *start,

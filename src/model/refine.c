@@ -10,7 +10,7 @@
  *   regular polygon (triangle, square, hexagon) stretched along its axes: centre, angle, inradii a and b;
  *       d = (max_k n_k . (u/a, v/b) - 1) sqrt(ab), the largest distance to an edge's line (exact inside and
  *       along the edges; the simulator draws faceted particles the same way).
- * Levenberg-Marquardt on the pixels of the mask's bounding box plus a margin, forward-difference Jacobian,
+ * Levenberg-Marquardt on the pixels of the mask's bounding box plus a margin, analytic Jacobian,
  * covariance s2 (J^T J)^-1 with s2 the residual variance (Cramer-Rao for white Gaussian noise; spatially
  * correlated noise makes the errors optimistic by roughly its correlation length).
  * References: Press et al., Numerical Recipes 3rd ed. section 15.5 (Levenberg-Marquardt); Ober, Ram & Ward,
@@ -121,15 +121,118 @@ static double rss(const double *p, const fit_data *d, double *res, double *tmp) 
     return s;
 }
 
-/* Jacobian of the model (n x NP) by forward differences around p (whose model values are v - res). */
-static void jacobian(double *p, const fit_data *d, const double *res, const double *h, double *J, double *tmp) {
-    for (int k = 0; k < NP; k++) {
-        double save = p[k];
-        p[k] = save + h[k];
-        model_all(p, d, tmp);
-        p[k] = save;
-        for (int i = 0; i < d->n; i++) J[(size_t)i * NP + k] = (tmp[i] - (d->v[i] - res[i])) / h[k];
+/* Jacobian of the model (n x NP), analytic: the profile A * h(z) with z = dist / (s sqrt 2) gives
+ * dA: h, dB: 1, dBx, dBy: the plane's coordinates, dlog s: A h'(z) (-z), and for the geometry (centre,
+ * angle, p3, p4) A h'(z) / (s sqrt 2) * d dist; h'(z) = -exp(-z^2) / sqrt(pi). Forward differences cost ten
+ * model evaluations per iteration and were most of a session's time (tests/model/test_refine.c checks
+ * these derivatives against central differences). */
+static void jacobian(const double *p, const fit_data *d, double *J) {
+    double c = cos(p[2]), s = sin(p[2]);
+    double inv = 1.0 / (exp(p[9]) * M_SQRT2);
+    int sides = polygon_sides(d->shape);
+    double nx[6], ny[6];
+    if (sides) polygon_normals(sides, nx, ny);
+    double s3 = p[3] >= 0 ? 1 : -1, s4 = p[4] >= 0 ? 1 : -1;
+    double a = fabs(p[3]) + 1e-6, b = fabs(p[4]) + 1e-6;
+    for (int i = 0; i < d->n; i++) {
+        double dx = d->px[i] - p[0], dy = d->py[i] - p[1];
+        double u = c * dx + s * dy, v = -s * dx + c * dy;
+        /* dist and its partials in u, v, p3, p4 */
+        double dist, du = 0, dv = 0, d3 = 0, d4 = 0;
+        if (sides) {
+            double X = u / a, Y = v / b, m = -1e300;
+            int kk = 0;
+            for (int k = 0; k < sides; k++) {
+                double e = nx[k] * X + ny[k] * Y;
+                if (e > m) m = e, kk = k;
+            }
+            double q = sqrt(a * b);
+            dist = (m - 1) * q;
+            du = q * nx[kk] / a, dv = q * ny[kk] / b;
+            d3 = s3 * (-q * nx[kk] * u / (a * a) + (m - 1) * 0.5 * sqrt(b / a));
+            d4 = s4 * (-q * ny[kk] * v / (b * b) + (m - 1) * 0.5 * sqrt(a / b));
+        } else if (d->shape == SM_SHAPE_SPHEROCYL) {
+            double L = fabs(p[3]), r = fabs(p[4]);
+            int past = fabs(u) > L;
+            double uu = past ? fabs(u) - L : 0;
+            double R = sqrt(uu * uu + v * v);
+            dist = R - r;
+            if (R > 0) {
+                du = past ? uu * (u >= 0 ? 1 : -1) / R : 0;
+                dv = v / R;
+                d3 = past ? -s3 * uu / R : 0;
+            }
+            d4 = -s4;
+        } else {
+            double ia2 = 1 / (a * a), ib2 = 1 / (b * b);
+            double rho2 = u * u * ia2 + v * v * ib2;
+            if (rho2 < 1e-18) {
+                dist = -fmin(a, b);
+                if (a <= b) d3 = -s3;
+                else d4 = -s4;
+            } else {
+                /* dist = (rho - 1) / (|grad rho^2|/(2 rho)) = (rho^2 - rho) / sqrt(G2), G2 = u^2/a^4 + v^2/b^4 */
+                double rho = sqrt(rho2);
+                double G2 = u * u * ia2 * ia2 + v * v * ib2 * ib2, G = sqrt(G2);
+                double N = rho2 - rho;
+                dist = N / G;
+                double k = 1 - 0.5 / rho; /* dN = k drho2 */
+                double r_u = 2 * u * ia2, r_v = 2 * v * ib2, r_a = -2 * u * u * ia2 / a, r_b = -2 * v * v * ib2 / b;
+                double g_u = 2 * u * ia2 * ia2, g_v = 2 * v * ib2 * ib2, g_a = -4 * u * u * ia2 * ia2 / a,
+                       g_b = -4 * v * v * ib2 * ib2 / b;
+                double f = N / (2 * G2 * G);
+                du = k * r_u / G - f * g_u;
+                dv = k * r_v / G - f * g_v;
+                d3 = s3 * (k * r_a / G - f * g_a);
+                d4 = s4 * (k * r_b / G - f * g_b);
+            }
+        }
+        double z = dist * inv;
+        double h = half_erfc(z), dh = -exp(-z * z) * M_2_SQRTPI * 0.5;
+        double g = p[5] * dh * inv; /* d model / d dist */
+        double *row = J + (size_t)i * NP;
+        row[0] = g * (du * -c + dv * s);
+        row[1] = g * (du * -s + dv * -c);
+        row[2] = g * (du * v - dv * u);
+        row[3] = g * d3;
+        row[4] = g * d4;
+        row[5] = h;
+        row[6] = 1;
+        row[7] = d->px[i] - d->xc;
+        row[8] = d->py[i] - d->yc;
+        row[9] = p[5] * dh * -z;
     }
+}
+
+/* For tests: the largest difference between the analytic Jacobian and central differences of model_all,
+ * relative to the column's largest entry, at parameters p on a w x h grid. */
+double sm__refine_jacobian_error(sm_shape_kind shape, const double *p, int w, int h) {
+    int n = w * h;
+    float *px = malloc(sizeof(float) * n), *py = malloc(sizeof(float) * n);
+    double *J = malloc(sizeof(double) * n * NP), *hi = malloc(sizeof(double) * n), *lo = malloc(sizeof(double) * n);
+    double worst = INFINITY;
+    if (px && py && J && hi && lo) {
+        for (int i = 0; i < n; i++) px[i] = (float)(i % w), py[i] = (float)(i / w);
+        fit_data d = {.n = n, .px = px, .py = py, .xc = w / 2.0, .yc = h / 2.0, .shape = shape};
+        jacobian(p, &d, J);
+        worst = 0;
+        for (int k = 0; k < NP; k++) {
+            double q[NP], step = 1e-5 * fmax(1.0, fabs(p[k])), big = 1e-12, diff = 0;
+            memcpy(q, p, sizeof q);
+            q[k] = p[k] + step;
+            model_all(q, &d, hi);
+            q[k] = p[k] - step;
+            model_all(q, &d, lo);
+            for (int i = 0; i < n; i++) {
+                double num = (hi[i] - lo[i]) / (2 * step);
+                big = fmax(big, fabs(num));
+                diff = fmax(diff, fabs(num - J[(size_t)i * NP + k]));
+            }
+            worst = fmax(worst, diff / big);
+        }
+    }
+    free(px), free(py), free(J), free(hi), free(lo);
+    return worst;
 }
 
 /* Cholesky solve of (n x n) M x = b; returns -1 if M is not positive definite. M is overwritten. */
@@ -162,13 +265,10 @@ static int chol_solve(double *M, int n, double *b) {
 static double lm_fit(double *p, const fit_data *d, double *J, double *res, double *tmp, double *cov_diag, double *cov_xy, int *ok) {
     double lambda = 1e-2;
     double cur = rss(p, d, res, tmp);
-    double h[NP] = {0.02, 0.02, 0.005, 0.02, 0.02, 0, 0, 1e-4, 1e-4, 0.01};
-    h[5] = fmax(1e-3 * fabs(p[5]), 1e-6);
-    h[6] = h[5];
     *ok = 0;
     double JtJ[NP * NP], Jtr[NP];
     for (int it = 0; it < 12; it++) {
-        jacobian(p, d, res, h, J, tmp);
+        jacobian(p, d, J);
         memset(JtJ, 0, sizeof JtJ);
         memset(Jtr, 0, sizeof Jtr);
         for (int i = 0; i < d->n; i++) {
@@ -209,7 +309,7 @@ static double lm_fit(double *p, const fit_data *d, double *J, double *res, doubl
         if (!improved) break;
     }
     /* covariance at the optimum */
-    jacobian(p, d, res, h, J, tmp);
+    jacobian(p, d, J);
     memset(JtJ, 0, sizeof JtJ);
     for (int i = 0; i < d->n; i++) {
         const double *row = J + (size_t)i * NP;

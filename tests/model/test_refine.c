@@ -163,6 +163,18 @@ int main(void) {
         if (sm_refine_fit(frame, W, H, lab, 1, NULL, SM_SHAPE_AUTO, &r, &err) == 0 && r.ok) polygon_disks += r.shape >= SM_SHAPE_TRIANGLE;
     }
     SM_CHECKF("disks taken for polygons at most 2 of 20", polygon_disks <= 2, "%d/20", polygon_disks);
+
+    /* the fit's analytic Jacobian against central differences of its model, each shape, several poses
+     * (an elongated ellipse, a rod, stretched polygons; angle and edge blur away from round numbers) */
+    const sm_shape_kind kinds[5] = {SM_SHAPE_ELLIPSE, SM_SHAPE_SPHEROCYL, SM_SHAPE_TRIANGLE, SM_SHAPE_SQUARE, SM_SHAPE_HEXAGON};
+    for (int k = 0; k < 5; k++)
+        for (int pose = 0; pose < 3; pose++) {
+            double p[10] = {20.3 + pose, 18.7 - 0.4 * pose, 0.37 + 0.9 * pose, 7.2 + pose, 4.1 + 0.5 * pose, -35.0 + 20 * pose,
+                            100.0, 0.3, -0.2, log(0.9 + 0.4 * pose)};
+            double e = sm__refine_jacobian_error(kinds[k], p, 40, 38);
+            SM_CHECKF("analytic Jacobian matches central differences within 1e-4", e < 1e-4, "shape %d pose %d: %.2e",
+                      (int)kinds[k], pose, e);
+        }
     free(frame);
     free(lab);
     return sm_test_report();
