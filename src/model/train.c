@@ -648,8 +648,11 @@ int sm_model_train(const char *config_path, const char *out_path, int resume, do
         rc = sm_nn_load_st(g.net, st, ckpt, err);
         if (rc == 0 && (rc = sm_nn_load_optimizer_st(g.net, st, ckpt, err)) > 0) rc = 0;
         const char *s1 = sm_nn_st_meta(st, "steps"), *s2 = sm_nn_st_meta(st, "train_seconds");
+        const char *s3 = sm_nn_st_meta(st, "schedule_steps");
         if (s1) step = atoll(s1);
         if (s2) seconds0 = atof(s2);
+        /* the run goes on with the schedule it started (--minutes may have shortened the config's) */
+        if (s3 && atoll(s3) > 0 && atoll(s3) < INT32_MAX) tc.steps = (int)atoll(s3);
         sm_nn_st_destroy(st);
         if (rc < 0) goto done;
     }

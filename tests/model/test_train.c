@@ -119,6 +119,21 @@ int main(void) {
     rc = sm_model_train(cfg, w3, 1, 0, NULL, NULL, &err);
     SM_CHECKF("resumed run finishes", rc == 0, "%s", err.msg);
     SM_CHECK("killed and resumed: bit-identical to the uninterrupted run", same_weights(w1, w3));
+    /* resumed from a config whose "steps" changed since (as after a run that --minutes cut short): the run
+     * ends the checkpoint's schedule, bit-identical to the uninterrupted run */
+    char w4[4096], cfg8[4096];
+    sm_test_tmp_path(w4, sizeof w4, "w4.safetensors");
+    sm_test_tmp_path(cfg8, sizeof cfg8, "tiny8.json");
+    rc = sm_model_train(cfg, w4, 0, 0, stop_after_two, NULL, &err);
+    fp = fopen(cfg8, "w");
+    fprintf(fp, "{\"seed\": 5, \"net\": {\"base\": 2}, \"steps\": 8, \"batch\": 2, \"warmup\": 1, \"val_every\": 2,"
+                " \"val_samples\": 1, \"checkpoint_every\": 2, \"log_every\": 1,"
+                " \"clip\": {\"size\": 64, \"frames\": 6, \"pool\": 1, \"refresh\": 100}}");
+    fclose(fp);
+    if (rc == 0) rc = sm_model_train(cfg8, w4, 1, 0, NULL, NULL, &err);
+    SM_CHECKF("resumed with another \"steps\" runs", rc == 0, "%s", err.msg);
+    SM_CHECK("resumed with another \"steps\": the checkpoint's schedule, the uninterrupted run's weights",
+             same_weights(w1, w4));
     snprintf(path, sizeof path, "%s.log.csv", w1);
     SM_CHECKF("log has a header and 4 step lines", count_lines(path) == 5, "%d lines", count_lines(path));
     snprintf(path, sizeof path, "%s.ckpt", w1);
