@@ -683,9 +683,12 @@ static int claimed_by_other(const obj *o, const sm__crop_mask *m) {
     sm__mask_moments(m->m, m->w, m->h, &mo);
     double cx = m->x0 + mo.x, cy = m->y0 + mo.y;
     double d = hypot(cx - o->prior.x, cy - o->prior.y);
-    for (int q = 0; q < o->prior.n_others; q++)
-        if (hypot(cx - o->prior.others_xy[2 * q], cy - o->prior.others_xy[2 * q + 1]) < fmax(0.7 * d, 0.5 * sqrt(fmax(mo.area, 1))))
-            return 1;
+    for (int q = 0; q < o->prior.n_others; q++) {
+        double d_other = hypot(cx - o->prior.others_xy[2 * q], cy - o->prior.others_xy[2 * q + 1]);
+        /* the size rule only where the other prediction is also the nearer one: two overlapping particles
+         * each keep the mask on their own (it took both away on alternate frames) */
+        if (d_other < 0.7 * d || (d_other < 0.5 * sqrt(fmax(mo.area, 1)) && d_other < d)) return 1;
+    }
     return 0;
 }
 
@@ -749,6 +752,44 @@ static const float *mean_of_three(const sm_session *s, float **buf, int64_t *buf
         *buf_t = t;
     }
     return *buf;
+}
+
+/* Two objects whose masks share pixels (touching or overlapping particles, where the network may draw one
+ * blob for both): each shared pixel goes to the object whose centre is nearer, in units of its size. Run on
+ * the network's masks with the predicted centres (measured = 0), and on the final masks with this frame's
+ * measured centres (measured = 1), so that the masks a session reports and feeds back are disjoint. Without
+ * it, each of two overlapping particles' masks lay on the other's predicted position, claimed_by_other took
+ * both away on alternate frames, and the overlap went to whichever scored higher. */
+static void split_shared_masks(sm_session *s, const int *which, int n, int measured) {
+    for (int a = 0; a < n; a++)
+        for (int b = a + 1; b < n; b++) {
+            obj *A = &s->objs[which[a]], *B = &s->objs[which[b]];
+            if (A->res.id < 0 || B->res.id < 0 || A->seg.mask.w <= 0 || B->seg.mask.w <= 0) continue;
+            if (measured ? !(A->res.visible && B->res.visible)
+                         : !(A->use_net && B->use_net && (A->prompted_now || (!A->lost && A->live)) &&
+                             (B->prompted_now || (!B->lost && B->live))))
+                continue;
+            sm__crop_mask *ma = &A->seg.mask, *mb = &B->seg.mask;
+            int x0 = ma->x0 > mb->x0 ? ma->x0 : mb->x0, y0 = ma->y0 > mb->y0 ? ma->y0 : mb->y0;
+            int x1 = ma->x0 + ma->w < mb->x0 + mb->w ? ma->x0 + ma->w : mb->x0 + mb->w;
+            int y1 = ma->y0 + ma->h < mb->y0 + mb->h ? ma->y0 + ma->h : mb->y0 + mb->h;
+            if (x1 <= x0 || y1 <= y0) continue;
+            double ax = measured ? A->res.x : A->prior.x, ay = measured ? A->res.y : A->prior.y;
+            double bx = measured ? B->res.x : B->prior.x, by = measured ? B->res.y : B->prior.y;
+            double area_a = measured ? A->res.area : A->area, area_b = measured ? B->res.area : B->area;
+            double ra = sqrt(fmax(area_a, 4.0)), rb = sqrt(fmax(area_b, 4.0));
+            if (!isfinite(ax + ay + bx + by + ra + rb)) continue;
+            int64_t gone_a = 0, gone_b = 0;
+            for (int y = y0; y < y1; y++)
+                for (int x = x0; x < x1; x++) {
+                    uint8_t *pa = &ma->m[(size_t)(y - ma->y0) * ma->w + (x - ma->x0)];
+                    uint8_t *pb = &mb->m[(size_t)(y - mb->y0) * mb->w + (x - mb->x0)];
+                    if (!*pa || !*pb) continue;
+                    if (hypot(x - ax, y - ay) / ra <= hypot(x - bx, y - by) / rb) *pb = 0, gone_b++;
+                    else *pa = 0, gone_a++;
+                }
+            if (measured) A->res.area -= (double)gone_a, B->res.area -= (double)gone_b;
+        }
 }
 
 /* Segments the objects in `which` (indices into s->objs) on the current frame (s->win[0], index t). */
@@ -830,6 +871,7 @@ static int process_frame(sm_session *s, int64_t t, const int *which, int n, sm_e
                                    ahead_count(s), s->W, s->H, nb, pri, hx, hy, outs, err);
         free(pri), free(outs), free(hx), free(hy);
         if (rc < 0) return rc;
+        split_shared_masks(s, which, n, 0);
     } else {
         for (int k = 0; k < n; k++) s->objs[which[k]].use_net = 0;
     }
@@ -907,6 +949,7 @@ static int process_frame(sm_session *s, int64_t t, const int *which, int n, sm_e
         return ferr.code ? ferr.code : SM_EINTERNAL;
     }
     if (s->net && (rc = second_look(s, t, which, n, err)) < 0) return rc;
+    split_shared_masks(s, which, n, 1);
     for (int k = 0; k < n; k++) {
         obj *o = &s->objs[which[k]];
         if (o->res.id < 0) {
