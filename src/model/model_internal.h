@@ -121,6 +121,7 @@ typedef struct sm__detection {
     double area;        /* px^2 */
     double x0, y0, x1, y1; /* bounding box, px */
     double cnr;         /* contrast-to-noise of the smoothed blob */
+    int touching;       /* split from a blob it shared with another particle (detect.c, split_components) */
 } sm__detection;
 
 /* Finds particles in the mean of n frames (each W x H). polarity 0 decides and returns the chosen one in

@@ -1012,6 +1012,25 @@ static int rle_encode(const uint16_t *lab, size_t n, rle_frame *f) {
 
 /* ---------------------------------------------------------------- automatic mode */
 
+/* Whether (x, y) lies on mask m or within r px of one of its pixels. */
+static int near_mask(const sm__crop_mask *m, double x, double y, double r) {
+    int x0 = (int)floor(x - r) - m->x0, x1 = (int)ceil(x + r) - m->x0;
+    int y0 = (int)floor(y - r) - m->y0, y1 = (int)ceil(y + r) - m->y0;
+    for (int yy = y0 < 0 ? 0 : y0; yy <= y1 && yy < m->h; yy++)
+        for (int xx = x0 < 0 ? 0 : x0; xx <= x1 && xx < m->w; xx++)
+            if (m->m[(size_t)yy * m->w + xx] && hypot(m->x0 + xx - x, m->y0 + yy - y) <= r) return 1;
+    return 0;
+}
+
+/* Whether one of o's box prompts holds (x, y). */
+static int box_prompted(const obj *o, double x, double y) {
+    for (int k = 0; k < o->n_prompts; k++) {
+        const sm_prompt *p = &o->prompts[k];
+        if (p->kind == SM_PROMPT_BOX && x >= p->x0 && x <= p->x1 && y >= p->y0 && y <= p->y1) return 1;
+    }
+    return 0;
+}
+
 static int auto_detect(sm_session *s, int64_t t, int initial, sm_error *err) {
     const float *fr[SM__WINDOW_MAX];
     int nf = 0, want = SM__DETECT_FRAMES;
@@ -1064,6 +1083,22 @@ static int auto_detect(sm_session *s, int64_t t, int initial, sm_error *err) {
                 double ratio = d[i].area / fmax(o->area, 1);
                 if (ratio > 0.4 && ratio < 2.5 && dist < best) best = dist, lost_match = o;
                 else if (dist < 1.5 * (r_o + r_d) + 4) near = 1; /* a piece of it, or a neighbour: not new */
+                continue;
+            }
+            if (o->live && o->mask.w > 0) {
+                /* a tracked object: a detection split from a shared blob (a particle touching another) is it,
+                 * or a piece of it, only when its centre lies on the object's mask or within 3 px of it, or
+                 * closer than the larger radius (a faint particle's partial mask); before, anything within
+                 * 1.5 x the sum of the radii was taken for the object, and a particle touching a tracked one
+                 * was never added. Other detections keep that wider rule: at low contrast a blob next to a
+                 * tracked particle is mostly noise around it. */
+                if (d[i].touching ? near_mask(&o->mask, d[i].x, d[i].y, 3.0) || dist < fmax(r_o, r_d) + 3
+                                  : dist < 1.5 * (r_o + r_d) + 4)
+                    near = 1;
+                continue;
+            }
+            if (!o->live && box_prompted(o, d[i].x, d[i].y)) {
+                near = 1; /* an object prompted by this detection run (its box holds the centre) */
                 continue;
             }
             if (dist < 1.5 * (r_o + r_d) + 4) near = 1;
