@@ -162,7 +162,7 @@ typedef struct sm_segment_options {
     int auto_detect;         /* find particles without prompts */
     double min_area;         /* px^2, automatic mode: smallest particle kept (default 20) */
     double max_area;         /* px^2, automatic mode: largest (default: a quarter of the frame) */
-    double min_contrast;     /* automatic mode: smallest contrast-to-noise of the smoothed particle (default 4) */
+    double min_contrast;     /* automatic mode: smallest contrast-to-noise of the smoothed particle (default 5) */
     int max_objects;         /* automatic mode: at most this many objects (default 64) */
     int redetect_every;      /* automatic mode: look for new particles every N frames (default 10; 0 = never) */
     double min_score;        /* objectness below which an object gets no mask (default 0.5) */

@@ -60,7 +60,8 @@ int sm_segment_video(sm_video *v, const sm_prompt *prompts, int n_prompts, const
     if ((rc = sm_path_join(tracks_path, sizeof tracks_path, out_dir, "tracks.csv", err)) < 0) return rc;
     sm_session *s = NULL;
     seg_ctx c = {0};
-    c.err = err;
+    sm_error cb_err = {0}; /* the writer's own error: the session's "stopped at frame N" would hide it */
+    c.err = &cb_err;
     if ((rc = sm_session_open(&s, v, opt, err)) < 0) return rc;
     for (int i = 0; i < n_prompts; i++)
         if ((rc = sm_session_add_prompt(s, &prompts[i], err)) < 0) goto fail;
@@ -75,6 +76,10 @@ int sm_segment_video(sm_video *v, const sm_prompt *prompts, int n_prompts, const
     sm_progress_start(&c.prog, "segment", in->frames, quiet);
     rc = sm_session_propagate(s, on_frame, &c, err);
     sm_progress_finish(&c.prog);
+    if (rc < 0 && c.failed) {
+        if (err) *err = cb_err;
+        rc = cb_err.code ? cb_err.code : rc;
+    }
     if (rc < 0) goto fail;
     rc = sm_tiff_writer_commit(c.tw, err);
     c.tw = NULL;

@@ -44,6 +44,23 @@ int main(void) {
     SM_CHECK("segment of a missing video: exit 2", samem("segment %s/none.tif --point 1:30,48 -o %s", dir, out) == 2);
     SM_CHECK("segment with missing weights: exit 2", samem("segment %s --point 1:30,48 --method net --weights /nonexistent.safetensors -o %s", video, out) == 2);
     SM_CHECK("segment with a prompt past the end: exit 2", samem("segment %s --point 1:30,48 --frame 99 -o %s", video, out) == 2);
+    /* a write that fails (here the file-size limit, as a full disk would): exit 2 with the file and the
+     * reason, and no masks.tif left behind (before, the message was "segment: stopped at frame 0") */
+    {
+        char full[4096], errf[4096], cmd[16384];
+        sm_test_tmp_path(full, sizeof full, "seg_full");
+        sm_test_tmp_path(errf, sizeof errf, "seg_full.err");
+        snprintf(cmd, sizeof cmd,
+                 "(trap '' XFSZ; ulimit -f 8; '%s' segment '%s' --box 1:20,38,40,58 --method classic --quiet -o '%s') "
+                 "</dev/null 2>'%s'",
+                 sm_test_samem_bin(), video, full, errf);
+        int st = sm_test_system(cmd);
+        const char *msg = sm_test_slurp(errf);
+        snprintf(path, sizeof path, "%s/masks.tif", full);
+        SM_CHECKF("segment whose masks.tif cannot be written: exit 2, names the file and the failure",
+                  st == 2 && strstr(msg, "masks.tif") && strstr(msg, "write failed") && access(path, F_OK) != 0,
+                  "exit %d: %s", st, msg);
+    }
     SM_CHECK("segment classic: exit 0", samem("segment %s --box 1:20,38,40,58 --method classic --quiet -o %s", video, out) == 0);
     snprintf(path, sizeof path, "%s/masks.tif", out);
     sm_video *v;
