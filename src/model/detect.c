@@ -25,11 +25,10 @@ static int cmp_det(const void *a, const void *b) {
  * above min_peak is a particle of its own when it stands above the saddle joining it to a stronger maximum
  * of its component by 40% of its height and by 5 noise sigma (topological persistence). Pixels then go to
  * these seeds by a watershed on zs (pixels in decreasing order take the label of their highest labelled
- * neighbour). Relabels lab in place and returns
- * the new number of labels, or -1 without memory (lab unchanged); *shared_out (malloc'ed, may stay NULL when
- * nothing was split) marks the new labels that came out of a split component. Measured: a cube of
- * contrast-to-noise 2.9 two pixels from a much darker one was one detection with it, and never became an
- * object. */
+ * neighbour). Relabels lab in place and returns the new number of labels, or -1 without memory (lab
+ * unchanged); *shared_out (malloc'ed; NULL when nothing was split) marks the new labels that came out of a
+ * split component. Measured: a cube of contrast-to-noise 2.9 two pixels from a much darker one was one
+ * detection with it, and never became an object. */
 typedef struct zpix {
     float z;
     int32_t i;

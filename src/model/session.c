@@ -1129,8 +1129,10 @@ static int auto_detect(sm_session *s, int64_t t, int initial, sm_error *err) {
                     near = 1;
                 continue;
             }
-            if (!o->live && box_prompted(o, d[i].x, d[i].y)) {
-                near = 1; /* an object prompted by this detection run (its box holds the centre) */
+            if (!o->live && d[i].touching && o->n_prompts > 0) {
+                /* an object prompted in this run, from the other half of the same blob: the same particle only
+                 * when its box holds the centre */
+                if (box_prompted(o, d[i].x, d[i].y)) near = 1;
                 continue;
             }
             if (dist < 1.5 * (r_o + r_d) + 4) near = 1;
