@@ -40,6 +40,13 @@ static int found_near(const sm__detection *d, int nd, double x, double y, double
     return 0;
 }
 
+/* Lists the detections of a failed case (ctest shows them). */
+static void print_detections(const char *what, int k, const sm__detection *d, int nd) {
+    printf("info: %s %d: %d detections\n", what, k, nd);
+    for (int i = 0; i < nd; i++)
+        printf("info:   %.1f %.1f area %.0f cnr %.1f touching %d\n", d[i].x, d[i].y, d[i].area, d[i].cnr, d[i].touching);
+}
+
 int main(void) {
     sm__detection *d = NULL;
     /* a moderate disk 2 px from a much darker, larger one: two detections, both marked as split
@@ -52,10 +59,7 @@ int main(void) {
         int both = nd == 2 && found_near(d, nd, o[0].x, o[0].y, 3, &t1) && found_near(d, nd, o[1].x, o[1].y, 4, &t2);
         ok += both;
         flagged += both && t1 && t2;
-        if (!both) {
-            printf("info: touching pair, run %d: %d detections\n", k, nd);
-            for (int i = 0; i < nd; i++) printf("info:   %.1f %.1f area %.0f cnr %.1f touching %d\n", d[i].x, d[i].y, d[i].area, d[i].cnr, d[i].touching);
-        }
+        if (!both) print_detections("touching pair", k, d, nd);
         free(d);
         d = NULL;
     }
@@ -71,10 +75,7 @@ int main(void) {
         int good = nd == 1 && !d[0].touching;
         single += good;
         cases++;
-        if (!good) {
-            printf("info: single particle case %d: %d detections\n", k, nd);
-            for (int i = 0; i < nd; i++) printf("info:   %.1f %.1f area %.0f cnr %.1f touching %d\n", d[i].x, d[i].y, d[i].area, d[i].cnr, d[i].touching);
-        }
+        if (!good) print_detections("single particle case", k, d, nd);
         free(d);
         d = NULL;
     }
