@@ -94,15 +94,16 @@ static int split_components(const float *zs, int w, int h, double min_peak, int3
         if (parent[i] == i && px[q].z >= min_peak && !out[i]) seed_px[n_seed++] = i, out[i] = n_seed;
     }
     free(parent);
-    int any_split = 0;
-    for (int a = 0; a < n_seed && !any_split; a++)
-        for (int b = a + 1; b < n_seed; b++)
-            if (lab[seed_px[a]] == lab[seed_px[b]]) {
-                any_split = 1;
-                break;
-            }
-    if (!any_split) {
+    /* seeds per component: a component with two or more is split */
+    int32_t *per_comp = calloc((size_t)nc + 1, sizeof(int32_t));
+    if (!per_comp) {
         free(px), free(out), free(seed_px);
+        return -1;
+    }
+    int any_split = 0;
+    for (int a = 0; a < n_seed; a++) any_split |= ++per_comp[lab[seed_px[a]]] > 1;
+    if (!any_split) {
+        free(per_comp), free(px), free(out), free(seed_px);
         return nc;
     }
     /* watershed: every pixel in decreasing order takes its highest labelled neighbour's label (same
@@ -131,7 +132,7 @@ static int split_components(const float *zs, int w, int h, double min_peak, int3
     int next = n_seed;
     int32_t *remap = calloc((size_t)nc + 1, sizeof(int32_t));
     if (!remap) {
-        free(px), free(out), free(seed_px);
+        free(per_comp), free(px), free(out), free(seed_px);
         return -1;
     }
     for (size_t i = 0; i < N; i++) {
@@ -142,14 +143,10 @@ static int split_components(const float *zs, int w, int h, double min_peak, int3
         }
     }
     uint8_t *shared = calloc((size_t)next + 1, 1);
-    if (shared) {
-        /* a seed whose component holds another seed */
-        for (int a = 0; a < n_seed; a++)
-            for (int b = 0; b < n_seed; b++)
-                if (a != b && lab[seed_px[a]] == lab[seed_px[b]]) shared[a + 1] = 1;
-    }
+    if (shared)
+        for (int a = 0; a < n_seed; a++) shared[a + 1] = per_comp[lab[seed_px[a]]] > 1; /* seed a's label is a + 1 */
     memcpy(lab, out, sizeof(int32_t) * N);
-    free(remap), free(px), free(out), free(seed_px);
+    free(per_comp), free(remap), free(px), free(out), free(seed_px);
     *shared_out = shared;
     return next;
 }
