@@ -106,6 +106,8 @@ int sm__classic_segment(const float *frame, int W, int H, const sm__obj_prior *p
 int sm__prior_from_prompts(const float *frame, int W, int H, const sm_prompt *p, int n, int polarity,
                            sm__obj_prior *pr, sm_error *err);
 
+/* Signed distance (px, negative inside) from (x, y) to the boundary of a fitted shape, as its model draws it. */
+double sm__refine_distance(const sm_refine_result *r, double x, double y);
 /* For tests (refine.c): the largest gap between the fit's analytic Jacobian and central differences of its
  * model at parameters p (cx, cy, phi, p3, p4, A, B, Bx, By, log s) on a w x h grid, relative per column. */
 double sm__refine_jacobian_error(sm_shape_kind shape, const double *p, int w, int h);
@@ -113,6 +115,28 @@ double sm__refine_jacobian_error(sm_shape_kind shape, const double *p, int w, in
  * the same particle, whose model and rotation are tried alone. */
 int sm__refine_mask(const float *frame, int width, int height, const sm__crop_mask *cm, const sm_refine_result *start,
                     sm_shape_kind shape, const sm_refine_result *hint, sm_refine_result *out, sm_error *err);
+
+/* ---------------------------------------------------------------- edge profiles (edge.c) */
+
+/* A particle's values binned by signed distance to its fitted boundary (bins of SM__EDGE_BIN px from
+ * -SM__EDGE_IN to SM__EDGE_OUT), summed over frames with a decay. */
+#define SM__EDGE_BIN 0.25
+#define SM__EDGE_IN 12.0
+#define SM__EDGE_OUT 8.0
+#define SM__EDGE_BINS 80
+typedef struct sm__edge_profile {
+    double sum[SM__EDGE_BINS], cnt[SM__EDGE_BINS];
+    double half_width; /* px: the fitted shape's, running mean */
+    int shape;         /* the fitted model (sm_shape_kind) the distances were taken to */
+    int frames;
+} sm__edge_profile;
+void sm__edge_profile_reset(sm__edge_profile *p);
+/* Adds one frame around a converged fit, after scaling what was summed before by `keep` (0..1). */
+void sm__edge_profile_add(sm__edge_profile *p, const float *frame, int W, int H, const sm_refine_result *rr,
+                          double keep);
+/* The offset (px, positive outward) from the fitted boundary to the particle's true one; -1 when the
+ * profile holds too little. */
+int sm__edge_offset(const sm__edge_profile *p, double *offset);
 
 /* ---------------------------------------------------------------- automatic detection (detect.c) */
 

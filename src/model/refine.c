@@ -27,6 +27,7 @@
 #include "model/model_internal.h"
 
 #define NP 10 /* cx, cy, phi, p1, p2, A, B, Bx, By, log s */
+#define SM__ROD_MARGIN 4.0 /* residual variances */
 
 typedef struct fit_data {
     int n;           /* pixels */
@@ -418,19 +419,26 @@ int sm__refine_mask(const float *frame, int width, int height, const sm__crop_ma
     double phi = -angle; /* image-frame angle */
     double p0[NP];
     p0[0] = cx, p0[1] = cy, p0[5] = A, p0[6] = B, p0[7] = p0[8] = 0, p0[9] = log(1.0);
-    best_fit smooth = {.rss = INFINITY, .shape = SM_SHAPE_NONE}, poly = smooth;
+    best_fit smooth = {.rss = INFINITY, .shape = SM_SHAPE_NONE}, poly = smooth, rod = smooth;
     int use_hint = hint && hint->ok && (shape == SM_SHAPE_AUTO || shape == hint->shape);
     /* smooth models */
     for (int which = 0; which < 2; which++) {
         sm_shape_kind sh = which == 0 ? SM_SHAPE_ELLIPSE : SM_SHAPE_SPHEROCYL;
         if (use_hint && polygon_sides(hint->shape)) break;
+        if (use_hint && hint->shape != sh) continue; /* the hint's model alone, as for polygons */
         if (shape != SM_SHAPE_AUTO && shape != sh) continue;
         if (shape == SM_SHAPE_AUTO && sh == SM_SHAPE_SPHEROCYL && major < 1.6 * minor) continue;
         p0[2] = phi;
         if (sh == SM_SHAPE_ELLIPSE) p0[3] = major / 2, p0[4] = minor / 2;
         else p0[3] = fmax(0.5, (major - minor) / 2), p0[4] = minor / 2;
-        /* prefer the spherocylinder only when it is clearly better */
-        try_fit(&d, sh, p0, which ? 1.0 / 0.99 : 1.0, cx, cy, major, minor, A, J, res, mtmp, &smooth);
+        try_fit(&d, sh, p0, 1.0, cx, cy, major, minor, A, J, res, mtmp, which ? &rod : &smooth);
+    }
+    /* the spherocylinder wins over the ellipse by a margin of residual in noise variances (both have the same
+     * parameters): a margin relative to the residual sum, as before, kept the ellipse for every rod at low
+     * contrast-to-noise, where the whole window's noise outweighs the difference at the rod's ends */
+    if (rod.shape != SM_SHAPE_NONE) {
+        double s2 = smooth.shape != SM_SHAPE_NONE ? smooth.rss / (n > NP ? (double)(n - NP) : 1.0) : 0;
+        if (smooth.shape == SM_SHAPE_NONE || rod.rss < smooth.rss - SM__ROD_MARGIN * s2) smooth = rod;
     }
     /* polygons: the hint's, or each kind from three rotations when the mask is compact (faceted particles
      * in the simulator and in real videos are near-regular) */
@@ -496,24 +504,33 @@ int sm__refine_mask(const float *frame, int width, int height, const sm__crop_ma
     return 0;
 }
 
+double sm__refine_distance(const sm_refine_result *r, double x, double y) {
+    double c = cos(r->phi), s = sin(r->phi), a = fmax(r->size_a, 1e-6), b = fmax(r->size_b, 1e-6);
+    double dx = x - r->x, dy = y - r->y;
+    double u = c * dx + s * dy, v = -s * dx + c * dy;
+    int sides = polygon_sides(r->shape);
+    if (sides) {
+        double nx[6], ny[6];
+        polygon_normals(sides, nx, ny);
+        return polygon_dist(u, v, a, b, sides, nx, ny);
+    }
+    if (r->shape == SM_SHAPE_SPHEROCYL) {
+        double uu = fabs(u) > a ? fabs(u) - a : 0;
+        return sqrt(uu * uu + v * v) - b;
+    }
+    /* ellipse: first-order distance (rho - 1) / |grad rho|, as in the fitted model */
+    double rho2 = u * u / (a * a) + v * v / (b * b);
+    if (rho2 < 1e-18) return -fmin(a, b);
+    double rho = sqrt(rho2), g = sqrt(u * u / (a * a * a * a) + v * v / (b * b * b * b)) / rho;
+    return (rho - 1) / g;
+}
+
 int64_t sm_refine_render(const sm_refine_result *r, int x0, int y0, int w, int h, uint8_t *mask) {
     if (!r || !mask || w <= 0 || h <= 0) return 0;
-    double c = cos(r->phi), s = sin(r->phi), a = fmax(r->size_a, 1e-6), b = fmax(r->size_b, 1e-6);
-    int sides = polygon_sides(r->shape);
-    double nx[6], ny[6];
-    if (sides) polygon_normals(sides, nx, ny);
     int64_t count = 0;
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++) {
-            double dx = x0 + x - r->x, dy = y0 + y - r->y;
-            double u = c * dx + s * dy, v = -s * dx + c * dy;
-            int in = 0;
-            if (!r->ok) in = 0;
-            else if (sides) in = polygon_dist(u, v, a, b, sides, nx, ny) <= 0;
-            else if (r->shape == SM_SHAPE_SPHEROCYL) {
-                double uu = fabs(u) > a ? fabs(u) - a : 0;
-                in = uu * uu + v * v <= b * b;
-            } else in = u * u / (a * a) + v * v / (b * b) <= 1;
+            int in = r->ok && sm__refine_distance(r, x0 + x, y0 + y) <= 0;
             mask[(size_t)y * w + x] = (uint8_t)in;
             count += in;
         }
