@@ -471,7 +471,7 @@ static void template_mask(const sm_session *s, obj *o, sm_object_result *r) {
 /* When the fitted shape is drawn as the mask (edge_mask): a fitted length of at least 40 px (crops of 104 px
  * and more, area-averaged to 64: the network's edge is off by 15% in area for weak and sharp rods of 50-106 px),
  * or a contrast-to-noise per pixel of at least 1.5 (below it the network's masks scored higher on 24 simulated
- * videos; above it the fit's +0.017 thin). */
+ * videos; above it the drawn shapes gained +0.018 thin). */
 #define SM__EDGE_MIN_MAJOR 40.0
 #define SM__EDGE_MIN_CNR 1.5
 
