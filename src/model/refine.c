@@ -15,9 +15,10 @@
  * correlated noise makes the errors optimistic by roughly its correlation length).
  * References: Press et al., Numerical Recipes 3rd ed. section 15.5 (Levenberg-Marquardt); Ober, Ram & Ward,
  * Biophys J 86 (2004) 1185 (localisation accuracy limits).
- * Shape choice (SM_SHAPE_AUTO): the ellipse, the spherocylinder when the mask is elongated and it fits 1%
- * better, a polygon when its residual sum is lower than the smooth models' by more than 12 noise variances
- * (a likelihood-ratio margin: at low contrast-to-noise the smooth model stays). Polygons start from two
+ * Shape choice (SM_SHAPE_AUTO): the ellipse; the spherocylinder when the mask is elongated and its residual
+ * sum is lower by SM__ROD_MARGIN (4) noise variances; a polygon when its residual sum is lower than the smooth
+ * models' by more than 12 noise variances (likelihood-ratio margins: at low contrast-to-noise the simpler
+ * model stays). Polygons start from two
  * rotations half a symmetry period apart, or from a previous fit's (sm__refine_mask's hint).
  * Left out: joint fits over several frames. */
 #include <math.h>
