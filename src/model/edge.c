@@ -21,7 +21,8 @@
 
 #include "model/model_internal.h"
 
-#define EDGE_STEP 0.1 /* px: fine grid of the model profiles */
+#define EDGE_STEP 0.1      /* px: fine grid of the model profiles */
+#define EDGE_MAX_SIGMA 4.0 /* px: the widest blur tried (the last of `sigmas` below) */
 
 void sm__edge_profile_reset(sm__edge_profile *p) { memset(p, 0, sizeof *p); }
 
@@ -79,14 +80,14 @@ int sm__edge_offset(const sm__edge_profile *p, double *offset) {
         nb++;
     }
     if (nb < 16 || total < 100) return -1;
-    static const double sigmas[] = {0.5, 0.75, 1.0, 1.4, 2.0, 2.8, 4.0};
+    static const double sigmas[] = {0.5, 0.75, 1.0, 1.4, 2.0, 2.8, EDGE_MAX_SIGMA};
     static const double ks[] = {0.0, 1.0, 3.0, -1.0};
     double lo = -1.5, hi = fmax(1.5, 0.4 * h);
     /* fine grid of depths e: from outside the widest blur past the deepest bin shifted by the largest offset */
-    double e0 = -SM__EDGE_OUT - 4 * 4.0 - 1, e1 = SM__EDGE_IN + hi + 4 * 4.0 + 1;
+    double e0 = -SM__EDGE_OUT - 4 * EDGE_MAX_SIGMA - 1, e1 = SM__EDGE_IN + hi + 4 * EDGE_MAX_SIGMA + 1;
     int ne = (int)ceil((e1 - e0) / EDGE_STEP) + 1;
     double *raw = malloc(sizeof(double) * (size_t)ne), *blur = malloc(sizeof(double) * (size_t)ne);
-    double *kern = malloc(sizeof(double) * (size_t)(2 * (int)ceil(4 * 4.0 / EDGE_STEP) + 1));
+    double *kern = malloc(sizeof(double) * (size_t)(2 * (int)ceil(4 * EDGE_MAX_SIGMA / EDGE_STEP) + 1));
     if (!raw || !blur || !kern) {
         free(raw), free(blur), free(kern);
         return -1;
