@@ -43,9 +43,11 @@ void sm__edge_profile_add(sm__edge_profile *p, const float *frame, int W, int H,
     if (y0 < 0) y0 = 0;
     if (x1 > W - 1) x1 = W - 1;
     if (y1 > H - 1) y1 = H - 1;
+    sm__shape_geom g;
+    sm__shape_prepare(rr, &g);
     for (int y = y0; y <= y1; y++)
         for (int x = x0; x <= x1; x++) {
-            double d = sm__refine_distance(rr, x, y);
+            double d = sm__shape_distance(&g, x, y);
             if (d < -SM__EDGE_IN || d >= SM__EDGE_OUT) continue;
             int b = (int)((d + SM__EDGE_IN) / SM__EDGE_BIN);
             if (b < 0 || b >= SM__EDGE_BINS) continue;

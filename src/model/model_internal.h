@@ -106,8 +106,16 @@ int sm__classic_segment(const float *frame, int W, int H, const sm__obj_prior *p
 int sm__prior_from_prompts(const float *frame, int W, int H, const sm_prompt *p, int n, int polarity,
                            sm__obj_prior *pr, sm_error *err);
 
-/* Signed distance (px, negative inside) from (x, y) to the boundary of a fitted shape, as its model draws it. */
-double sm__refine_distance(const sm_refine_result *r, double x, double y);
+/* A fitted shape made ready for distances (rotation and polygon normals computed once). */
+typedef struct sm__shape_geom {
+    double x, y, c, s, a, b;
+    sm_shape_kind shape;
+    int sides;
+    double nx[6], ny[6];
+} sm__shape_geom;
+void sm__shape_prepare(const sm_refine_result *r, sm__shape_geom *g);
+/* Signed distance (px, negative inside) from (x, y) to the boundary of the shape, as its model draws it. */
+double sm__shape_distance(const sm__shape_geom *g, double x, double y);
 /* For tests (refine.c): the largest gap between the fit's analytic Jacobian and central differences of its
  * model at parameters p (cx, cy, phi, p3, p4, A, B, Bx, By, log s) on a w x h grid, relative per column. */
 double sm__refine_jacobian_error(sm_shape_kind shape, const double *p, int w, int h);

@@ -505,33 +505,37 @@ int sm__refine_mask(const float *frame, int width, int height, const sm__crop_ma
     return 0;
 }
 
-double sm__refine_distance(const sm_refine_result *r, double x, double y) {
-    double c = cos(r->phi), s = sin(r->phi), a = fmax(r->size_a, 1e-6), b = fmax(r->size_b, 1e-6);
-    double dx = x - r->x, dy = y - r->y;
-    double u = c * dx + s * dy, v = -s * dx + c * dy;
-    int sides = polygon_sides(r->shape);
-    if (sides) {
-        double nx[6], ny[6];
-        polygon_normals(sides, nx, ny);
-        return polygon_dist(u, v, a, b, sides, nx, ny);
-    }
-    if (r->shape == SM_SHAPE_SPHEROCYL) {
+void sm__shape_prepare(const sm_refine_result *r, sm__shape_geom *g) {
+    g->x = r->x, g->y = r->y, g->c = cos(r->phi), g->s = sin(r->phi);
+    g->a = fmax(r->size_a, 1e-6), g->b = fmax(r->size_b, 1e-6);
+    g->shape = r->shape;
+    g->sides = polygon_sides(r->shape);
+    if (g->sides) polygon_normals(g->sides, g->nx, g->ny);
+}
+
+double sm__shape_distance(const sm__shape_geom *g, double x, double y) {
+    double dx = x - g->x, dy = y - g->y, a = g->a, b = g->b;
+    double u = g->c * dx + g->s * dy, v = -g->s * dx + g->c * dy;
+    if (g->sides) return polygon_dist(u, v, a, b, g->sides, g->nx, g->ny);
+    if (g->shape == SM_SHAPE_SPHEROCYL) {
         double uu = fabs(u) > a ? fabs(u) - a : 0;
         return sqrt(uu * uu + v * v) - b;
     }
     /* ellipse: first-order distance (rho - 1) / |grad rho|, as in the fitted model */
     double rho2 = u * u / (a * a) + v * v / (b * b);
     if (rho2 < 1e-18) return -fmin(a, b);
-    double rho = sqrt(rho2), g = sqrt(u * u / (a * a * a * a) + v * v / (b * b * b * b)) / rho;
-    return (rho - 1) / g;
+    double rho = sqrt(rho2), grad = sqrt(u * u / (a * a * a * a) + v * v / (b * b * b * b)) / rho;
+    return (rho - 1) / grad;
 }
 
 int64_t sm_refine_render(const sm_refine_result *r, int x0, int y0, int w, int h, uint8_t *mask) {
     if (!r || !mask || w <= 0 || h <= 0) return 0;
+    sm__shape_geom g;
+    sm__shape_prepare(r, &g);
     int64_t count = 0;
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++) {
-            int in = r->ok && sm__refine_distance(r, x0 + x, y0 + y) <= 0;
+            int in = r->ok && sm__shape_distance(&g, x0 + x, y0 + y) <= 0;
             mask[(size_t)y * w + x] = (uint8_t)in;
             count += in;
         }

@@ -392,10 +392,12 @@ static void edge_mask(const sm_session *s, obj *o, const sm_refine_result *rr, s
     int w = x1 - x0 + 1, h = y1 - y0 + 1;
     uint8_t *cand = malloc((size_t)w * h);
     if (!cand) return;
+    sm__shape_geom g;
+    sm__shape_prepare(rr, &g);
     int64_t n_in = 0, taken = 0;
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++) {
-            int in = sm__refine_distance(rr, x0 + x, y0 + y) <= off;
+            int in = sm__shape_distance(&g, x0 + x, y0 + y) <= off;
             cand[(size_t)y * w + x] = (uint8_t)in;
             n_in += in;
             for (int k = 0; in && k < o->prior.n_nb; k++) {

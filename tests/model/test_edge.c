@@ -87,16 +87,17 @@ static outcome run(double half_len, double R, int weak, double cnr, int frames, 
         if (sm_refine_fit(frame, W, H, lab, 1, NULL, SM_SHAPE_AUTO, &rr, &err) < 0 || !rr.ok) continue;
         o.fits++;
         o.fitted_r += 0.5 * fmin(rr.major, rr.minor);
-        if (getenv("DBG")) fprintf(stderr, "shape %d major %.2f minor %.2f a %.2f b %.2f sigma %.2f\n", rr.shape, rr.major, rr.minor, rr.size_a, rr.size_b, rr.edge_sigma);
         sm__edge_profile_add(&prof, frame, W, H, &rr, 0.9);
     }
     o.fitted_r /= o.fits > 0 ? o.fits : 1;
     o.rc = sm__edge_offset(&prof, &o.offset);
     if (o.fits > 0) {
         size_t inter[2] = {0, 0}, uni[2] = {0, 0};
+        sm__shape_geom g;
+        sm__shape_prepare(&rr, &g);
         for (int y = 0; y < H; y++)
             for (int x = 0; x < W; x++) {
-                double d = sm__refine_distance(&rr, x, y);
+                double d = sm__shape_distance(&g, x, y);
                 int truth = lab[y * W + x] != 0;
                 for (int k = 0; k < 2; k++) {
                     int in = d <= (k ? o.offset : 0);
