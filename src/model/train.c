@@ -38,6 +38,8 @@ typedef struct train_cfg {
                        * of its visible part, as a session measures it; "truth" (0): at its true centre */
     int focal;       /* "mask_loss": "focal" (1) or "bce" (0) */
     double size_lo, size_hi; /* "preset_sizes": [lo, hi]: preset clips' smallest particle size, px, uniform in it */
+    double sharp_fraction;   /* "sharp_fraction": share of preset clips whose particles are strong, sharp-edged
+                              * scatterers (default 0.5) */
     /* "finetune": {"steps", "lr", "lovasz"}: after the main schedule, ft_steps more with the Lovasz hinge
      * (weight ft_lovasz) added to the loss, the learning rate falling from ft_lr to min_lr (cosine) */
     int ft_steps;
@@ -55,6 +57,7 @@ static void train_cfg_default(train_cfg *c) {
     c->mix[0] = 0.15, c->mix[1] = 0.25, c->mix[2] = 0.35, c->mix[3] = 0.25;
     c->prompt_fraction = 0.3, c->negative_fraction = 0.1;
     c->size_lo = 10, c->size_hi = 20;
+    c->sharp_fraction = 0.5;
     c->val_every = 200, c->val_samples = 32, c->checkpoint_every = 50, c->log_every = 10;
 }
 
@@ -108,6 +111,7 @@ static int train_cfg_read(train_cfg *c, const char *path, char **json_out, sm_er
     NUM("val_samples", 1, 4096, val_samples, int);
     NUM("checkpoint_every", 1, 1e9, checkpoint_every, int);
     NUM("log_every", 1, 1e9, log_every, int);
+    NUM("sharp_fraction", 0, 1, sharp_fraction, double);
     {
         if ((rc = json_choice(root, "mask_loss", "focal", "bce", &c->focal, path, err)) < 0) goto done;
         if ((rc = json_choice(root, "border_positions", "seen", "truth", &c->border_seen, path, err)) < 0) goto done;
@@ -240,8 +244,8 @@ static int clip_make(clip *c, const train_cfg *tc, int64_t k, int val, int val_p
         cfg.size_min_px = tc->size_lo + (tc->size_hi - tc->size_lo) * sm_rng_uniform(&r);
         cfg.size_max_px = cfg.size_min_px * (1.3 + 1.5 * sm_rng_uniform(&r));
         cfg.jpeg_quality = sm_rng_uniform(&r) < 0.3 ? 60 + (int)sm_rng_below(&r, 36) : 0;
-        /* half the particles sharp-edged, strongly scattering (saturated) */
-        if (sm_rng_uniform(&r) < 0.5) cfg.mu_max_per_nm = fmax(cfg.mu_max_per_nm, 0.5), cfg.mu_min_per_nm = 0.2;
+        /* a share of the clips (half by default) with sharp-edged, strongly scattering (saturated) particles */
+        if (sm_rng_uniform(&r) < tc->sharp_fraction) cfg.mu_max_per_nm = fmax(cfg.mu_max_per_nm, 0.5), cfg.mu_min_per_nm = 0.2;
         /* faster motion and hops too */
         double f = exp(sm_rng_uniform(&r) * log(30.0));
         cfg.D_min_nm2_s *= f, cfg.D_max_nm2_s *= f;

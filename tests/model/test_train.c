@@ -232,6 +232,8 @@ int main(void) {
     SM_CHECK("batch 0 rejected with SM_EFORMAT", train_with(cfg, "{\"batch\": 0}", w1, &err) == SM_EFORMAT);
     SM_CHECK("a finetune that is not an object rejected", train_with(cfg, "{\"finetune\": 3}", w1, &err) == SM_EFORMAT);
     SM_CHECK("preset_sizes out of order rejected", train_with(cfg, "{\"preset_sizes\": [20, 10]}", w1, &err) == SM_EFORMAT);
+    SM_CHECK("sharp_fraction above 1 rejected",
+             train_with(cfg, "{\"sharp_fraction\": 1.5}", w1, &err) == SM_EFORMAT && strstr(err.msg, "sharp_fraction"));
     SM_CHECK("an unknown border_positions rejected",
              train_with(cfg, "{\"border_positions\": \"edge\"}", w1, &err) == SM_EFORMAT && strstr(err.msg, "border_positions"));
     SM_CHECK("crop not a multiple of 8 rejected", train_with(cfg, "{\"net\": {\"crop\": 60}}", w1, &err) == SM_EFORMAT);
