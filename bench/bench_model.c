@@ -241,6 +241,20 @@ static int prompts_from_truth(const char *gt_path, sm_prompt **out, sm_prompt **
     return 0;
 }
 
+/* Segments `video` from prompts into out/ with the network (model given) or the classic method (NULL). */
+static int segment_prompted(const char *video, const sm_prompt *prompts, int np, const sm_model *model, const char *out,
+                            sm_segment_stats *st, sm_error *err) {
+    sm_segment_options opt;
+    sm_segment_options_default(&opt);
+    opt.method = model ? SM_METHOD_NET : SM_METHOD_CLASSIC;
+    opt.model = model;
+    sm_video *v;
+    if (sm_video_open(&v, video, err) < 0) return -1;
+    int rc = sm_segment_video(v, prompts, np, &opt, out, 1, NULL, st, err);
+    sm_video_close(v);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: bench_model OUT.md\n");
@@ -414,16 +428,10 @@ int main(int argc, char **argv) {
         if (np > 5) np = 5;
         for (int m = 0; m < 2; m++) {
             if (m == M_NET && !model) continue;
-            sm_segment_options opt;
-            sm_segment_options_default(&opt);
-            opt.method = m == M_NET ? SM_METHOD_NET : SM_METHOD_CLASSIC;
-            opt.model = model;
             snprintf(out, sizeof out, "%s/%s", dir, m == M_NET ? "net" : "classic");
-            sm_video *v;
-            sm_video_open(&v, video, &err);
             sm_segment_stats st;
-            if (sm_segment_video(v, prompts, np, &opt, out, 1, NULL, &st, &err) == 0) fps[m] = st.frames_per_s, rss[m] = st.peak_rss_bytes;
-            sm_video_close(v);
+            if (segment_prompted(video, prompts, np, m == M_NET ? model : NULL, out, &st, &err) == 0)
+                fps[m] = st.frames_per_s, rss[m] = st.peak_rss_bytes;
         }
         free(prompts);
     }
@@ -461,16 +469,9 @@ int main(int argc, char **argv) {
         for (int i = 0; i < np; i++) keep[prompts[i].object_id] = 1;
         for (int m = 0; m < 2; m++) {
             if (m == M_NET && !model) continue;
-            sm_segment_options opt;
-            sm_segment_options_default(&opt);
-            opt.method = m == M_NET ? SM_METHOD_NET : SM_METHOD_CLASSIC;
-            opt.model = model;
             snprintf(out, sizeof out, "%s/%s", dir, m == M_NET ? "net" : "classic");
-            sm_video *v;
-            if (sm_video_open(&v, video, &err) < 0) return 2;
             sm_segment_stats st;
-            int rc = sm_segment_video(v, prompts, np, &opt, out, 1, NULL, &st, &err);
-            sm_video_close(v);
+            int rc = segment_prompted(video, prompts, np, m == M_NET ? model : NULL, out, &st, &err);
             char pbuf[4300];
             snprintf(pbuf, sizeof pbuf, "%s/masks.tif", out);
             acc bins[N_CNR_BINS];
