@@ -241,6 +241,14 @@ static int prompts_from_truth(const char *gt_path, sm_prompt **out, sm_prompt **
     return 0;
 }
 
+/* Writes the simulated video of cfg and seed into dir and names its video and truth label files. */
+static int simulate_into(const sm_sim_config *cfg, uint64_t seed, const char *dir, char *video, size_t video_cap, char *gt,
+                         size_t gt_cap, sm_error *err) {
+    snprintf(video, video_cap, "%s/video.tif", dir);
+    snprintf(gt, gt_cap, "%s/gt_labels.tif", dir);
+    return sm_sim_write_video(cfg, seed, dir, SM_SIM_FORMAT_TIFF, NULL, NULL, err);
+}
+
 /* Segments `video` from prompts into out/ with the network (model given) or the classic method (NULL). */
 static int segment_prompted(const char *video, const sm_prompt *prompts, int np, const sm_model *model, const char *out,
                             sm_segment_stats *st, sm_error *err) {
@@ -295,9 +303,7 @@ int main(int argc, char **argv) {
         uint64_t seed = 1000 + vi;
         char dir[4096], video[4200], gt[4200], out[4200];
         snprintf(dir, sizeof dir, "%s/v%02d", root, vi);
-        snprintf(video, sizeof video, "%s/video.tif", dir);
-        snprintf(gt, sizeof gt, "%s/gt_labels.tif", dir);
-        if (sm_sim_write_video(&cfg, seed, dir, SM_SIM_FORMAT_TIFF, NULL, NULL, &err) < 0) {
+        if (simulate_into(&cfg, seed, dir, video, sizeof video, gt, sizeof gt, &err) < 0) {
             fprintf(stderr, "bench_model: %s\n", err.msg);
             return 2;
         }
@@ -419,9 +425,7 @@ int main(int argc, char **argv) {
         cfg.margin_px = 0;
         char dir[4096], video[4200], gt[4200], out[4200];
         snprintf(dir, sizeof dir, "%s/speed", root);
-        snprintf(video, sizeof video, "%s/video.tif", dir);
-        snprintf(gt, sizeof gt, "%s/gt_labels.tif", dir);
-        if (sm_sim_write_video(&cfg, 77, dir, SM_SIM_FORMAT_TIFF, NULL, NULL, &err) < 0) return 2;
+        if (simulate_into(&cfg, 77, dir, video, sizeof video, gt, sizeof gt, &err) < 0) return 2;
         sm_prompt *prompts;
         int np;
         if (prompts_from_truth(gt, &prompts, NULL, &np, &err) < 0) return 2;
@@ -456,10 +460,8 @@ int main(int argc, char **argv) {
         cfg.mu_min_per_nm = cfg.mu_max_per_nm = ri == 0 ? 0.3 : 0.015;
         char dir[4096], video[4200], gt[4200], out[4200];
         snprintf(dir, sizeof dir, "%s/rod%d", root, ri);
-        snprintf(video, sizeof video, "%s/video.tif", dir);
-        snprintf(gt, sizeof gt, "%s/gt_labels.tif", dir);
         /* seed 2: the rod stays in the field for all 30 frames */
-        if (sm_sim_write_video(&cfg, 2, dir, SM_SIM_FORMAT_TIFF, NULL, NULL, &err) < 0) return 2;
+        if (simulate_into(&cfg, 2, dir, video, sizeof video, gt, sizeof gt, &err) < 0) return 2;
         sm_prompt *prompts;
         int np;
         if (prompts_from_truth(gt, &prompts, NULL, &np, &err) < 0) return 2;
