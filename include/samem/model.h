@@ -167,6 +167,8 @@ typedef struct sm_segment_options {
     int redetect_every;      /* automatic mode: look for new particles every N frames (default 10; 0 = never) */
     double min_score;        /* objectness below which an object gets no mask (default 0.5) */
     int polarity;            /* -1 dark particles, +1 bright, 0 decide from the image (default) */
+    int faint_views;         /* network passes over mirror images of the crop for faint objects (fitted
+                              * contrast-to-noise per pixel below 1): 1, 2 or 4 (default 4; 1 is the fastest) */
 } sm_segment_options;
 
 void sm_segment_options_default(sm_segment_options *o);

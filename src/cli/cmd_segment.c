@@ -85,6 +85,16 @@ int sm_cli_model_parse(const sm_args *a, sm_cli_model_setup *ms, int default_aut
         sm_cli_model_free(ms);
         return 1;
     }
+    long long views = ms->opt.faint_views;
+    if (sm_args_int(a, "faint-views", 1, 4, &views)) {
+        sm_cli_model_free(ms);
+        return 1;
+    }
+    if (views == 3) {
+        sm_cli_model_free(ms);
+        return sm_cli_usage_error(a->command, "--faint-views wants 1, 2 or 4, got 3");
+    }
+    ms->opt.faint_views = (int)views;
     const char *method = sm_args_get(a, "method");
     const char *weights = sm_args_get(a, "weights");
     if (method && strcmp(method, "net") != 0 && strcmp(method, "classic") != 0) {

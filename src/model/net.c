@@ -415,6 +415,7 @@ struct sm__net_runner {
     int n_ctx;
     sm_nn_ctx **ctx;     /* one batch-1 inference context per OpenMP thread */
     float **scratch;     /* (S*S) per thread */
+    float **acc;         /* (S*S) per thread: the sum of the mirrored views' logits */
 };
 
 int sm__net_runner_create(sm__net_runner **out, const sm_model *m, sm_error *err) {
@@ -426,14 +427,16 @@ int sm__net_runner_create(sm__net_runner **out, const sm_model *m, sm_error *err
     if (r->n_ctx < 1) r->n_ctx = 1;
     r->ctx = calloc((size_t)r->n_ctx, sizeof *r->ctx);
     r->scratch = calloc((size_t)r->n_ctx, sizeof *r->scratch);
-    if (!r->ctx || !r->scratch) {
+    r->acc = calloc((size_t)r->n_ctx, sizeof *r->acc);
+    if (!r->ctx || !r->scratch || !r->acc) {
         sm__net_runner_destroy(r);
         return sm_error_set(err, SM_ENOMEM, "network: out of memory");
     }
     for (int i = 0; i < r->n_ctx; i++) {
         r->ctx[i] = sm_nn_ctx_create(m->g.net, 1, SM_NN_INFER, err);
         r->scratch[i] = malloc(sizeof(float) * (size_t)m->cfg.crop * m->cfg.crop);
-        if (!r->ctx[i] || !r->scratch[i]) {
+        r->acc[i] = malloc(sizeof(float) * (size_t)m->cfg.crop * m->cfg.crop);
+        if (!r->ctx[i] || !r->scratch[i] || !r->acc[i]) {
             int rc = r->ctx[i] ? sm_error_set(err, SM_ENOMEM, "network: out of memory") : (err && err->code ? err->code : SM_ENOMEM);
             sm__net_runner_destroy(r);
             return rc;
@@ -451,10 +454,52 @@ void sm__net_runner_destroy(sm__net_runner *r) {
     for (int i = 0; i < r->n_ctx; i++) {
         if (r->ctx) sm_nn_ctx_destroy(r->ctx[i]);
         if (r->scratch) free(r->scratch[i]);
+        if (r->acc) free(r->acc[i]);
     }
     free(r->ctx);
     free(r->scratch);
+    free(r->acc);
     free(r);
+}
+
+/* Flips every channel of the (S, S) planes in place: along x when fx, along y when fy. */
+static void flip_planes(float *p, int n_planes, int S, int fx, int fy) {
+    for (int ch = 0; ch < n_planes; ch++, p += (size_t)S * S)
+        for (int i = 0; i < S; i++)
+            for (int j = 0; j < S; j++) {
+                int a = i * S + j, b = (fy ? S - 1 - i : i) * S + (fx ? S - 1 - j : j);
+                if (b > a) {
+                    float t = p[a];
+                    p[a] = p[b], p[b] = t;
+                }
+            }
+}
+
+/* The network's answer as the mean over `views` (2 or 4) mirror images of its input: context ctx holds the
+ * plain view's input and output on entry, the mean logits and objectness on return. Why: at low
+ * contrast-to-noise a single pass's mask follows the noise; the mirrored passes see the same noise in other
+ * places of the receptive field, and their mean is steadier (the training's particles have every
+ * orientation, so mirror images are as likely as the original). */
+static int flipped_views(sm__net_runner *r, sm_nn_ctx *ctx, int tid, int views, sm_error *err) {
+    int S = r->m->cfg.crop, n_in = sm__net_in_channels(&r->m->cfg);
+    float *in = sm_nn_ctx_data(ctx, r->m->g.in), *logits = sm_nn_ctx_data(ctx, r->m->g.logits);
+    float *obj = sm_nn_ctx_data(ctx, r->m->g.obj), *acc = r->acc[tid];
+    if (views > 4) views = 4;
+    memcpy(acc, logits, sizeof(float) * (size_t)S * S);
+    double obj_sum = obj[0];
+    for (int v = 1; v < views; v++) {
+        /* view v is the input mirrored along x when bit 0 is set, along y when bit 1 is: change from view v-1 */
+        int change = v ^ (v - 1);
+        flip_planes(in, n_in, S, change & 1, change & 2);
+        int rc = sm_nn_forward(ctx, err);
+        if (rc < 0) return rc;
+        flip_planes(logits, 1, S, v & 1, v & 2);
+        for (int i = 0; i < S * S; i++) acc[i] += logits[i];
+        obj_sum += obj[0];
+    }
+    for (int i = 0; i < S * S; i++) logits[i] = acc[i] / views;
+    obj[0] = (float)(obj_sum / views);
+    return 0;
 }
 
 int sm__net_segment_batch(sm__net_runner *r, const float *const *win, int n_win, const float *const *ahead,
@@ -478,6 +523,7 @@ int sm__net_segment_batch(sm__net_runner *r, const float *const *win, int n_win,
                            &(sm__neighbours){.masks = pr->nb_masks, .n = pr->n_nb}, sm_nn_ctx_data(ctx, r->m->g.in),
                            r->scratch[tid]);
         int rc = sm_nn_forward(ctx, &e);
+        if (rc == 0 && pr->views > 1) rc = flipped_views(r, ctx, tid, pr->views, &e);
         if (rc == 0)
             rc = sm__net_postprocess(c, &g, sm_nn_ctx_data(ctx, r->m->g.logits), sm_nn_ctx_data(ctx, r->m->g.obj)[0], W, H,
                                      outs[k], &e);

@@ -61,6 +61,7 @@ typedef struct obj {
     double edge_offset;    /* px: its last estimate of the true boundary's offset (NaN: none) */
     double size_a, size_b; /* running means of the fitted model's sizes (0: none) */
     int size_shape;
+    double fit_cnr;        /* running mean of the fitted contrast-to-noise per pixel (0: no fit yet) */
     sm__crop_mask mask;    /* last mask */
     sm__seg_out seg;       /* this frame's result */
     sm_object_result res;
@@ -121,6 +122,7 @@ void sm_segment_options_default(sm_segment_options *o) {
     o->max_objects = 64;
     o->redetect_every = 10;
     o->min_score = 0.5;
+    o->faint_views = 4;
 }
 
 int sm_session_open_reader(sm_session **out, int width, int height, int64_t frames, sm_frame_reader read,
@@ -488,6 +490,13 @@ static void template_mask(const sm_session *s, obj *o, sm_object_result *r) {
  * threshold automatic detections pass there (confirm_refound). */
 #define SM__REFOUND_MIN_AHEAD_EVIDENCE 2.0
 
+/* Objects whose fitted contrast-to-noise per pixel (running mean) is below this go through the network as the
+ * mean over opt.faint_views mirror images of the crop (net.c, flipped_views). Measured with 4 views: below 1.0,
+ * on two other 12-video sets medium +0.013 and thick +0.009 mean IoU (sums), thin unchanged; on the benchmark
+ * thick +0.008, the rows within a real video's contrast range 0.757 -> 0.762, 1024^2 with 5 particles 39.8 ->
+ * 31.6 frames/s. Below 1.5: about the same gains, 23.2 frames/s; for every object: thin -0.007 on the benchmark. */
+#define SM__FAINT_CNR 1.0
+
 /* A tracked object at the border has left the field when its running evidence was at least
  * SM__LEFT_MIN_RUNNING_EVIDENCE (a particle seen clearly: a faint one's evidence drops low on single frames while
  * it is there), its mask's evidence on frame t is below SM__LEFT_MAX_FRAME_EVIDENCE (biased upwards: the network
@@ -541,6 +550,8 @@ static void measure(sm_session *s, obj *o, const float *frame) {
             double keep = restart ? 0.0 : 0.8;
             o->size_a = keep * o->size_a + (1 - keep) * rr.size_a, o->size_b = keep * o->size_b + (1 - keep) * rr.size_b;
             o->size_shape = (int)rr.shape;
+            double cnr = rr.noise > 0 ? fabs(rr.amplitude) / rr.noise : 0;
+            o->fit_cnr = o->fit_cnr > 0 ? 0.7 * o->fit_cnr + 0.3 * cnr : cnr;
             sm__edge_profile_add(&o->edge, frame, s->W, s->H, &rr, 0.9);
         }
         /* large particles (the network sees them area-averaged) and clear ones (the frame itself places their
@@ -970,6 +981,7 @@ static int process_frame(sm_session *s, int64_t t, const int *which, int n, sm_e
     for (int k = 0; k < n; k++) {
         obj *o = &s->objs[which[k]];
         o->prior.n_nb = 0; /* no neighbour pointers kept from an earlier frame (objs may have moved since) */
+        o->prior.views = o->fit_cnr > 0 && o->fit_cnr < SM__FAINT_CNR ? s->opt.faint_views : 1;
         if (o->res.id < 0) continue;
         double *ob = realloc(o->others, sizeof(double) * 2 * (size_t)(n > 0 ? n : 1));
         if (!ob) return sm_error_set(err, SM_ENOMEM, "session: out of memory");

@@ -41,6 +41,7 @@ int main(void) {
     SM_CHECK("segment without prompts: exit 1", samem("segment %s -o %s", video, out) == 1);
     SM_CHECK("segment with a bad box: exit 1", samem("segment %s --box 1:1,2,3 -o %s", video, out) == 1);
     SM_CHECK("segment with an unknown method: exit 1", samem("segment %s --point 1:30,48 --method magic -o %s", video, out) == 1);
+    SM_CHECK("segment with --faint-views 3: exit 1", samem("segment %s --point 1:30,48 --faint-views 3 -o %s", video, out) == 1);
     SM_CHECK("segment of a missing video: exit 2", samem("segment %s/none.tif --point 1:30,48 -o %s", dir, out) == 2);
     SM_CHECK("segment with missing weights: exit 2", samem("segment %s --point 1:30,48 --method net --weights /nonexistent.safetensors -o %s", video, out) == 2);
     SM_CHECK("segment with a prompt past the end: exit 2", samem("segment %s --point 1:30,48 --frame 99 -o %s", video, out) == 2);
