@@ -168,7 +168,8 @@ typedef struct sm_segment_options {
     double min_score;        /* objectness below which an object gets no mask (default 0.5) */
     int polarity;            /* -1 dark particles, +1 bright, 0 decide from the image (default) */
     int faint_views;         /* network passes over mirror images of the crop for faint objects (fitted
-                              * contrast-to-noise per pixel below 1): 1, 2 or 4 (default 4; 1 is the fastest) */
+                              * contrast-to-noise per pixel below 1): 1, 2 or 4 (default 4; 1 is the fastest;
+                              * other values are clamped to 1..4) */
 } sm_segment_options;
 
 void sm_segment_options_default(sm_segment_options *o);

@@ -90,7 +90,7 @@ typedef struct sm__obj_prior {
     /* prompt constraints on this frame (NULL when none) */
     const sm_prompt *prompts;
     int n_prompts;
-    int views;              /* network: 1, or 4 for the mean over flipped crops (faint objects; <= 1: one) */
+    int views;              /* network: the mean over this many mirror images of the crop (2 or 4; <= 1: one pass) */
 } sm__obj_prior;
 
 typedef struct sm__seg_out {

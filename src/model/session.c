@@ -100,7 +100,7 @@ struct sm_session {
     int64_t mean3_t;             /* the frame mean3 was made for (-1: none) */
     float *around;               /* (H, W) mean of frames t-1, t, t+1, for the evidence of tracked masks */
     int64_t around_t;            /* the frame it was made for (-1: none) */
-    float *ahead_mean;           /* (H, W) mean of the frames read ahead, to confirm re-found objects */
+    float *ahead_mean;           /* (H, W) mean of the frames read ahead: evidence at the border, re-found objects */
     int64_t ahead_mean_t;        /* the frame it was made for (-1: none) */
     int polarity;                /* session-wide polarity decided by the detector (0 until then) */
     sm__line_defects lines;      /* the sensor's bright and dark rows and columns, found on frame lines_t */
@@ -137,6 +137,8 @@ int sm_session_open_reader(sm_session **out, int width, int height, int64_t fram
     s->W = width, s->H = height, s->F = frames, s->read = read, s->user = user;
     if (opt) s->opt = *opt;
     else sm_segment_options_default(&s->opt);
+    if (s->opt.faint_views < 1) s->opt.faint_views = 1;
+    if (s->opt.faint_views > 4) s->opt.faint_views = 4;
     size_t n;
     int rc = sm_size_mul(&n, (size_t)width, (size_t)height, sizeof(float), "session: frame", err);
     if (rc < 0) {
@@ -758,6 +760,7 @@ static int update_state(const sm_session *s, obj *o, int64_t t) {
         /* seen clearly inside while tracked (not on the frame that found it: a search picks the darkest blob,
          * whose evidence on that frame is biased upwards) */
         if (!o->lost && o->frame_ev >= 5.0 && !touches_border(s, &o->seg.mask)) o->lost_at_border = 0;
+        if (o->prompted_now) o->lost_at_border = 0; /* a person placed it */
         /* sizes move slowly: a running mean resists one bad frame */
         double a = o->live && !o->prompted_now ? 0.6 : 0.0;
         o->area = a * o->area + (1 - a) * r->area;
