@@ -507,6 +507,11 @@ static void template_mask(const sm_session *s, obj *o, sm_object_result *r) {
 #define SM__LEFT_MAX_FRAME_EVIDENCE 4.0
 #define SM__LEFT_MAX_AHEAD_EVIDENCE 2.0
 
+/* Whether mask m reaches the frame's border. */
+static int touches_border(const sm_session *s, const sm__crop_mask *m) {
+    return m->w > 0 && (m->x0 == 0 || m->y0 == 0 || m->x0 + m->w == s->W || m->y0 + m->h == s->H);
+}
+
 /* Fills the object's result from its mask (moments, intensity, border) and the refinement. */
 static void measure(sm_session *s, obj *o, const float *frame) {
     sm_object_result *r = &o->res;
@@ -526,7 +531,7 @@ static void measure(sm_session *s, obj *o, const float *frame) {
         for (int x = 0; x < m->w; x++)
             if (m->m[(size_t)y * m->w + x]) sum += frame[(size_t)(m->y0 + y) * s->W + m->x0 + x];
     r->intensity = mo.area > 0 ? sum / mo.area : NAN;
-    r->border = m->x0 == 0 || m->y0 == 0 || m->x0 + m->w == s->W || m->y0 + m->h == s->H;
+    r->border = touches_border(s, m);
     if (s->opt.refine != SM_SHAPE_NONE && mo.area >= 6 && !r->border) {
         sm_refine_result rr;
         sm_error e = {0};
@@ -722,11 +727,6 @@ static int make_prior(sm_session *s, obj *o, int64_t t, const float *frame, sm_e
     pr->prompts = o->now_prompts;
     pr->n_prompts = o->n_now;
     return 0;
-}
-
-/* Whether mask m reaches the frame's border. */
-static int touches_border(const sm_session *s, const sm__crop_mask *m) {
-    return m->w > 0 && (m->x0 == 0 || m->y0 == 0 || m->x0 + m->w == s->W || m->y0 + m->h == s->H);
 }
 
 /* Whether object o may be found again in the box x0..x1, y0..y1 (px): an object lost at the border comes back
