@@ -488,7 +488,9 @@ static void template_mask(const sm_session *s, obj *o, sm_object_result *r) {
 #define SM__EDGE_MIN_MAJOR 40.0
 #define SM__EDGE_MIN_CNR 1.5
 
-/* Frames after which a search over shape models that changed an object's model is repeated (measure). */
+/* Frames between an object's searches over shape models (measure; its model is refitted alone in between),
+ * and after a search that changed its model. */
+#define SM__FIT_SEARCH_EVERY 20
 #define SM__FIT_RECHECK 3
 
 /* The evidence (mask_evidence) a re-found object's mask needs on the mean of the frames read ahead: the
@@ -540,7 +542,7 @@ static void measure(sm_session *s, obj *o, const float *frame) {
         sm_error e = {0};
         /* the model chosen on an earlier frame is refitted alone; the search over models (~8 fits) runs
          * every 20 frames, whenever the last fit failed, and 3 frames after a search that changed the model */
-        const sm_refine_result *hint = o->fit_age > 0 && o->fit_age < 20 && o->fit_hint.ok ? &o->fit_hint : NULL;
+        const sm_refine_result *hint = o->fit_age > 0 && o->fit_age < SM__FIT_SEARCH_EVERY && o->fit_hint.ok ? &o->fit_hint : NULL;
         int fitted = sm__refine_mask(frame, s->W, s->H, m, NULL, s->opt.refine, hint, &rr, &e) == 0 && rr.ok &&
                      hypot(rr.x - r->x, rr.y - r->y) < fmax(2.0, 0.3 * mo.minor);
         o->fit_hint = rr;
@@ -549,7 +551,7 @@ static void measure(sm_session *s, obj *o, const float *frame) {
         /* a search that changed the model (a rigid particle's shape does not change) is checked again after
          * SM__FIT_RECHECK frames instead of 20: a search on a bad frame (mid-hop, a failed fit) had turned a
          * triangle into a hexagon, then an ellipse, for 20 frames each (mean IoU 0.815 -> 0.845 on it) */
-        if (fitted && !hint && o->size_a > 0 && o->size_shape != (int)rr.shape) o->fit_age = 20 - SM__FIT_RECHECK;
+        if (fitted && !hint && o->size_a > 0 && o->size_shape != (int)rr.shape) o->fit_age = SM__FIT_SEARCH_EVERY - SM__FIT_RECHECK;
         if (fitted && hypot(rr.x_err, rr.y_err) < 0.5) {
             r->x = rr.x, r->y = rr.y, r->x_err = rr.x_err, r->y_err = rr.y_err;
             if (mo.major > 1.15 * mo.minor) r->angle = rr.angle, r->angle_err = rr.angle_err;
