@@ -931,7 +931,7 @@ static int confirm_refound(sm_session *s, int64_t t, const int *which, int n, sm
         }
         if (make_ahead_mean(s, t) < 0) return sm_error_set(err, SM_ENOMEM, "session: out of memory");
         /* NAN on the last frame: nothing independent to check on */
-        if (ahead_evidence(s, t, &o->seg.mask, o->pol) < SM__REFOUND_MIN_AHEAD_EVIDENCE) o->res.visible = 0;
+        if (ahead_evidence(s, t, m, o->pol) < SM__REFOUND_MIN_AHEAD_EVIDENCE) o->res.visible = 0;
     }
     return 0;
 }
