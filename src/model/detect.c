@@ -226,36 +226,6 @@ static int collect(const float *zs, int w, int h, int f, const sm_segment_option
     return 0;
 }
 
-/* The least-squares plane through img (w x h) over the pixels of weight wt > 0 into p (value at the centre,
- * slopes in x and y); a flat plane at 0 when they are too few. */
-static void fit_plane(const float *img, const float *wt, int w, int h, double p[3]) {
-    double cx = 0.5 * (w - 1), cy = 0.5 * (h - 1);
-    double a[3][3] = {{0}}, b[3] = {0};
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            size_t i = (size_t)y * w + x;
-            if (!(wt[i] > 0)) continue;
-            double v[3] = {1, x - cx, y - cy};
-            for (int r = 0; r < 3; r++) {
-                b[r] += v[r] * img[i];
-                for (int c = 0; c < 3; c++) a[r][c] += v[r] * v[c];
-            }
-        }
-    p[0] = p[1] = p[2] = 0;
-    /* Cramer's rule on the 3 x 3 normal equations */
-    double det = a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1]) - a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0]) +
-                 a[0][2] * (a[1][0] * a[2][1] - a[1][1] * a[2][0]);
-    if (!(fabs(det) > 1e-9 * (a[0][0] * a[1][1] * a[2][2] + 1))) return;
-    for (int k = 0; k < 3; k++) {
-        double m[3][3];
-        memcpy(m, a, sizeof m);
-        for (int r = 0; r < 3; r++) m[r][k] = b[r];
-        p[k] = (m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) +
-                m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])) /
-               det;
-    }
-}
-
 /* The illumination under img (w x h) into bg: a plane fitted to the background pixels plus a box mean of
  * radius rb of what is left there (a normalised convolution; where the box holds under a fifth of background,
  * a box of radius rb_wide). The background pixels are found by three passes: all pixels first, then those
@@ -274,7 +244,6 @@ static int background_without_particles(const float *img, int w, int h, int rb, 
         return -1;
     }
     for (size_t i = 0; i < N; i++) wt[i] = 1.0f;
-    double cx = 0.5 * (w - 1), cy = 0.5 * (h - 1);
     for (int pass = 0; pass < 3; pass++) {
         if (pass > 0) {
             for (size_t i = 0; i < N; i++) res[i] = img[i] - bg[i];
@@ -290,11 +259,12 @@ static int background_without_particles(const float *img, int w, int h, int rb, 
             for (size_t i = 0; i < N; i++) wt[i] = num[i] > 1e-3f ? 0.0f : 1.0f;
         }
         double p[3];
-        fit_plane(img, wt, w, h, p);
+        for (size_t i = 0; i < N; i++) m[i] = wt[i] > 0.5f;
+        sm__plane_fit(img, m, w, h, p);
         for (int y = 0; y < h; y++)
             for (int x = 0; x < w; x++) {
                 size_t i = (size_t)y * w + x;
-                bg[i] = (float)(p[0] + p[1] * (x - cx) + p[2] * (y - cy));
+                bg[i] = (float)(p[0] + p[1] * x + p[2] * y);
                 res[i] = (img[i] - bg[i]) * wt[i];
             }
         /* zs keeps the narrow box's background share (1 everywhere on the first pass) */
