@@ -1079,10 +1079,12 @@ static int process_frame(sm_session *s, int64_t t, const int *which, int n, sm_e
     if (s->win_idx[1] >= 0 && ahead_count(s) > 0 &&
         !(ev_frame = mean_of_three(s, &s->around, &s->around_t, t, s->win[0], s->win[1], s->ahead[0])))
         return sm_error_set(err, SM_ENOMEM, "session: out of memory");
-    /* the frames ahead, for objects at the border (made here: the loop below only reads it) */
+    /* the frames ahead, for objects at the border (made here: the loop below only reads it); the leaving rule
+     * tests this frame's mask, so a mask that reaches the border for the first time needs it too */
     for (int k = 0; k < n; k++) {
         const obj *o = &s->objs[which[k]];
-        if (o->res.id >= 0 && o->live && !o->lost && touches_border(s, &o->mask)) {
+        if (o->res.id >= 0 && o->live && !o->lost &&
+            (touches_border(s, &o->mask) || (o->use_net && touches_border(s, &o->seg.mask)))) {
             if (make_ahead_mean(s, t) < 0) return sm_error_set(err, SM_ENOMEM, "session: out of memory");
             break;
         }
