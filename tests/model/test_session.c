@@ -334,6 +334,23 @@ int main(void) {
     rc = run_session(&empty, NULL, 0, 1, &u, -1);
     SM_CHECKF("auto mode on noise alone: no object", rc == 0 && u.max_id == 0, "rc %d, max id %d", rc, u.max_id);
 
+    /* automatic mode: a particle that hops 35 px on a re-detection frame (every 5th here) keeps its id. The
+     * re-detection, on the mean of frames t-4..t, had found it where its track had not yet followed it, made a
+     * new object of it, and that object took the particle over on the next frame (an ID switch) */
+    static clip redetect_hop;
+    redetect_hop.n = 1, redetect_hop.noise = 1.0, redetect_hop.edge = 1.0, redetect_hop.seed = 6;
+    for (int t = 0; t < F; t++)
+        redetect_hop.obj[t][0] = (synth_obj){.x = 50 + 0.3 * t + (t >= 10 ? 35 : 0), .y = 80, .r = 9, .amp = -2.5};
+    if (sm_model_load(&net_model, "models/samem.safetensors", &err0) < 0) net_model = NULL;
+    rc = run_session(&redetect_hop, NULL, 0, 1, &u, -1);
+    sm_model_destroy(net_model);
+    net_model = NULL;
+    int hop_seen = 0;
+    for (int t = 0; t < F; t++) hop_seen += u.iou[0][t] >= 0.5;
+    SM_CHECKF("auto mode: a particle hopping on a re-detection frame keeps its id",
+              rc == 0 && u.max_id == 1 && hop_seen >= F - 2, "rc %d, max id %d, %d of %d frames with IoU >= 0.5", rc,
+              u.max_id, hop_seen, F);
+
     /* cancelling and bad prompts */
     p[0] = box_around(1, 0, &c.obj[0][0]);
     rc = run_session(&c, p, 1, 0, &u, 4);
