@@ -1470,10 +1470,10 @@ int sm_session_propagate(sm_session *s, sm_frame_callback cb, void *user, sm_err
         for (int i = 0; i < s->n_objs; i++)
             if (s->objs[i].first_frame <= t) which[n++] = i;
         if ((rc = process_frame(s, t, which, n, err)) < 0) goto done;
-        /* new particles, every redetect_every frames: after frame t, so that a tracked particle that hopped on
-         * frame t is where the detection finds it (before, the detection on the mean of frames t-4..t became a
-         * new object on a particle whose track had followed its 35 px hop, and took it over: an ID switch on the
-         * benchmark's thin rod) */
+        /* new particles, every redetect_every frames: after frame t, so that the track of a particle that hopped
+         * on frame t has followed it (before, this ran before frame t: the detection found a thin rod after its
+         * 35 px hop, its track not yet there, and became a new object that took the rod over, an ID switch; the
+         * detection also compares with the positions before frame t, auto_detect) */
         if (s->opt.auto_detect && s->opt.redetect_every > 0 && t > 0 && t % s->opt.redetect_every == 0) {
             if ((rc = auto_detect(s, t, 0, err)) < 0) goto done;
             if (s->n_objs + 1 > cap_which) {
