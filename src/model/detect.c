@@ -342,7 +342,7 @@ int sm__detect(const float *const *frames, int n, int W, int H, const sm_segment
     if (w < 8 || h < 8) return sm_error_set(err, SM_EINVAL, "detect: frame of %dx%d px is too small", W, H);
     size_t N = (size_t)w * h;
     float *img = calloc(N, sizeof(float)), *bg = malloc(N * sizeof(float)), *tmp = malloc(N * sizeof(float));
-    float *zs = malloc(N * sizeof(float)), *coarse = malloc(N * sizeof(float));
+    float *zs = malloc(N * sizeof(float)), *coarse = malloc((N / 4 + 1) * sizeof(float));
     uint8_t *m = malloc(N);
     int32_t *lab = malloc(N * sizeof(int32_t)), *stack = malloc(N * sizeof(int32_t));
     int rc = 0;
@@ -360,7 +360,13 @@ int sm__detect(const float *const *frames, int n, int W, int H, const sm_segment
         }
     int rb = (w > h ? w : h) / 8;
     if (rb < 4) rb = 4;
-    memcpy(coarse, img, N * sizeof(float));
+    /* the sigma-6 scale's image, before the illumination is taken out: 2 x 2 block means (half resolution) */
+    int w2 = w / 2, h2 = h / 2;
+    for (int y = 0; y < h2; y++)
+        for (int x = 0; x < w2; x++) {
+            const float *a = img + (size_t)(2 * y) * w + 2 * x;
+            coarse[(size_t)y * w2 + x] = 0.25f * (a[0] + a[1] + a[w] + a[w + 1]);
+        }
     sm__box_blur(bg, img, w, h, rb, tmp);
     for (size_t i = 0; i < N; i++) img[i] -= bg[i];
     remove_line_medians(img, w, h, NULL, tmp);
@@ -401,15 +407,7 @@ int sm__detect(const float *const *frames, int n, int W, int H, const sm_segment
      * 0.865 / 0.731 / 0.512 -> 0.865 / 0.743 / 0.520. On this image at sigma 3 too, or at the fine scale, 5-sigma
      * noise blobs became objects (a noise-only video, tests/model/test_session.c; one thin video) and a faint
      * disk touching a dark one was no longer split from it. */
-    int w2 = w / 2, h2 = h / 2;
     if (w2 >= 8 && h2 >= 8) {
-        /* `coarse` holds the frame before the illumination was taken out: 2 x 2 block means, in place (each
-         * mean lands at an index no later than the pixels it reads) */
-        for (int y = 0; y < h2; y++)
-            for (int x = 0; x < w2; x++) {
-                const float *a = coarse + (size_t)(2 * y) * w + 2 * x;
-                coarse[(size_t)y * w2 + x] = 0.25f * (a[0] + a[1] + a[w] + a[w + 1]);
-            }
         int rb2 = rb / 4 > 2 ? rb / 4 : 2;
         if (background_without_particles(coarse, w2, h2, rb2, rb, pol, bg, tmp, zs, m) < 0) {
             rc = sm_error_set(err, SM_ENOMEM, "detect: out of memory");
