@@ -632,11 +632,11 @@ static double mask_evidence(const float *frame, int W, int H, const sm__crop_mas
             }
         }
     double noise = sm__noise_std(win, w, h, 2, tmp);
-    double bg = nr > 8 ? sm__quantile(ring, nr, 0.5) : NAN;
-    if (use && nr > 8 && in_n > 0) {
-        double c[3];
-        if (sm__plane_fit(win, use, w, h, c) >= 3) bg = c[0] + c[1] * in_x / in_n + c[2] * in_y / in_n;
-    }
+    double bg = NAN, c[3];
+    if (use && nr > 8 && in_n > 0 && sm__plane_fit(win, use, w, h, c) >= 3)
+        bg = c[0] + c[1] * in_x / in_n + c[2] * in_y / in_n;
+    else if (nr > 8)
+        bg = sm__quantile(ring, nr, 0.5);
     free(win), free(ring), free(tmp), free(use);
     if (!(noise > 0) || !isfinite(bg) || in_n == 0) return INFINITY;
     return pol * (in_sum / in_n - bg) / noise * sqrt((double)in_n);
