@@ -226,6 +226,13 @@ static int collect(const float *zs, int w, int h, int f, const sm_segment_option
     return 0;
 }
 
+/* The noise sigma of v (n values around 0) from their median absolute value (robust to the particles among
+ * them); tmp: n floats of scratch. */
+static double robust_sigma(const float *v, size_t n, float *tmp) {
+    for (size_t i = 0; i < n; i++) tmp[i] = fabsf(v[i]);
+    return sm__quantile(tmp, n, 0.5) / 0.6745;
+}
+
 /* The illumination under img (w x h) into bg: a plane fitted to the background pixels plus a box mean of
  * radius rb of what is left there (a normalised convolution; where the box holds under a fifth of background,
  * a box of radius rb_wide). The background pixels are found by three passes: all pixels first, then those
@@ -248,8 +255,7 @@ static int background_without_particles(const float *img, int w, int h, int rb, 
         if (pass > 0) {
             for (size_t i = 0; i < N; i++) res[i] = img[i] - bg[i];
             sm__gauss_blur(zs, res, w, h, 3.0, tmp);
-            for (size_t i = 0; i < N; i++) tmp[i] = fabsf(zs[i]);
-            double sn = sm__quantile(tmp, N, 0.5) / 0.6745;
+            double sn = robust_sigma(zs, N, tmp);
             if (!(sn > 0)) break;
             for (size_t i = 0; i < N; i++) {
                 double z = zs[i] / sn;
@@ -259,7 +265,7 @@ static int background_without_particles(const float *img, int w, int h, int rb, 
             for (size_t i = 0; i < N; i++) wt[i] = num[i] > 1e-3f ? 0.0f : 1.0f;
         }
         double p[3];
-        for (size_t i = 0; i < N; i++) m[i] = wt[i] > 0.5f;
+        for (size_t i = 0; i < N; i++) m[i] = wt[i] > 0.5f; /* also the caller's background pixels on return */
         sm__plane_fit(img, m, w, h, p);
         for (int y = 0; y < h; y++)
             for (int x = 0; x < w; x++) {
@@ -285,7 +291,6 @@ static int background_without_particles(const float *img, int w, int h, int rb, 
         for (size_t i = 0; i < N; i++)
             if (zs[i] < 0.2f && den[i] > 1e-3f) bg[i] += num[i] / den[i];
     }
-    for (size_t i = 0; i < N; i++) m[i] = wt[i] > 0.5f;
     free(wt), free(num), free(den), free(res);
     return 0;
 }
@@ -294,21 +299,20 @@ static int background_without_particles(const float *img, int w, int h, int rb, 
  * set, all when it is NULL; left alone where under a quarter of the line is set) is taken out of img. Particles
  * cover a small part of most lines; measured: a simulated dark row became four "particles" in automatic mode. */
 static void remove_line_medians(float *img, int w, int h, const uint8_t *bgmask, float *tmp) {
-    for (int y = 0; y < h; y++) {
-        size_t k = 0;
-        for (int x = 0; x < w; x++)
-            if (!bgmask || bgmask[(size_t)y * w + x]) tmp[k++] = img[(size_t)y * w + x];
-        if (k < (size_t)w / 4) continue;
-        float med = sm__quantile(tmp, k, 0.5);
-        for (int x = 0; x < w; x++) img[(size_t)y * w + x] -= med;
-    }
-    for (int x = 0; x < w; x++) {
-        size_t k = 0;
-        for (int y = 0; y < h; y++)
-            if (!bgmask || bgmask[(size_t)y * w + x]) tmp[k++] = img[(size_t)y * w + x];
-        if (k < (size_t)h / 4) continue;
-        float med = sm__quantile(tmp, k, 0.5);
-        for (int y = 0; y < h; y++) img[(size_t)y * w + x] -= med;
+    /* rows (pixels 1 apart, lines w apart), then columns (pixels w apart, lines 1 apart) */
+    for (int col = 0; col < 2; col++) {
+        int n_lines = col ? w : h, len = col ? h : w;
+        size_t step = col ? (size_t)w : 1, line = col ? 1 : (size_t)w;
+        for (int l = 0; l < n_lines; l++) {
+            float *p = img + l * line;
+            const uint8_t *b = bgmask ? bgmask + l * line : NULL;
+            size_t k = 0;
+            for (int i = 0; i < len; i++)
+                if (!b || b[i * step]) tmp[k++] = p[i * step];
+            if (k < (size_t)len / 4) continue;
+            float med = sm__quantile(tmp, k, 0.5);
+            for (int i = 0; i < len; i++) p[i * step] -= med;
+        }
     }
 }
 
@@ -320,8 +324,7 @@ static int coarse_scale(const float *src, int w, int h, int f, double sigma, int
                         sm__detection **det, int *nd, int *cap) {
     size_t N = (size_t)w * h;
     sm__gauss_blur(sm, src, w, h, sigma, tmp);
-    for (size_t i = 0; i < N; i++) tmp[i] = fabsf(sm[i]);
-    double sn = sm__quantile(tmp, N, 0.5) / 0.6745;
+    double sn = robust_sigma(sm, N, tmp);
     if (!(sn > 0)) return 0;
     for (size_t i = 0; i < N; i++) zs[i] = (float)(pol * sm[i] / sn);
     /* a component narrower than the kernel is the kernel's own response to the noise (measured: a 5-sigma blob
@@ -371,8 +374,7 @@ int sm__detect(const float *const *frames, int n, int W, int H, const sm_segment
     for (size_t i = 0; i < N; i++) img[i] -= bg[i];
     remove_line_medians(img, w, h, NULL, tmp);
     sm__gauss_blur(zs, img, w, h, 1.5, tmp);
-    for (size_t i = 0; i < N; i++) tmp[i] = fabsf(zs[i]);
-    double sn = sm__quantile(tmp, N, 0.5) / 0.6745;
+    double sn = robust_sigma(zs, N, tmp);
     if (!(sn > 0)) sn = 1e-6;
     int pol = polarity;
     if (pol == 0) {
