@@ -52,6 +52,8 @@ typedef struct obj {
     double frame_ev;       /* this frame's evidence (INFINITY: a trusted start) */
     double anchor_x, anchor_y; /* where the image last clearly showed the object (evidence >= 5), px */
     int have_anchor;
+    double ref_area;       /* the object's area where it was seen clearly inside the field (running mean), px^2;
+                            * 0: none yet */
     int lost_at_border;    /* lost with its last mask on the frame's border (it may have left the field), and not
                             * seen clearly inside the field since */
     sm_refine_result fit_hint; /* the last frame's shape fit (its model is reused for 10 frames) */
@@ -361,6 +363,7 @@ static void obj_reset_state(obj *o) {
     o->vx = o->vy = 0;
     o->hist_n = 0;
     o->have_anchor = 0;
+    o->ref_area = 0;
     o->fit_age = 0;
     o->fit_hint.ok = 0;
     o->tmpl_frames = 0;
@@ -512,6 +515,15 @@ static void template_mask(const sm_session *s, obj *o, sm_object_result *r) {
 #define SM__LEFT_MIN_RUNNING_EVIDENCE 8.0
 #define SM__LEFT_MAX_FRAME_EVIDENCE 4.0
 #define SM__LEFT_MAX_AHEAD_EVIDENCE 2.0
+
+/* A tracked object's mask more than half its length from the prediction (at least 5 px) needs at least this
+ * share of the object's running evidence on its frame. */
+#define SM__JUMP_MAX_EVIDENCE_SHARE 0.35
+#define SM__JUMP_MAX_SCORE 0.85
+
+/* A re-found object's mask has from 1/2.5 to 2.5 times its known area (size_agrees; the ratio automatic
+ * detection allows when it gives a lost object its position). */
+#define SM__REFIND_AREA_RATIO 2.5
 
 /* Whether mask m reaches the frame's border. */
 static int touches_border(const sm_session *s, const sm__crop_mask *m) {
@@ -739,6 +751,24 @@ static int make_prior(sm_session *s, obj *o, int64_t t, const float *frame, sm_e
     return 0;
 }
 
+/* Whether a candidate mask for lost object o has the object's size: its area within SM__REFIND_AREA_RATIO of
+ * the area where the object was last seen clearly (o->ref_area), unless the mask reaches the border (a
+ * particle coming back into the field shows a part of itself). Why: a particle that faded for 15 frames was
+ * re-found as a noise blob of a tenth of its area, which the track then followed; when the particle came
+ * back 58 px away, it was never found again. */
+static int size_agrees(const sm_session *s, const obj *o, const sm__crop_mask *m) {
+    if (!(o->ref_area > 0) || m->w <= 0 || touches_border(s, m)) return 1;
+    int64_t n = 0;
+    for (size_t i = 0; i < (size_t)m->w * m->h; i++) n += m->m[i] != 0;
+    double ratio = (double)n / o->ref_area;
+    return ratio >= 1.0 / SM__REFIND_AREA_RATIO && ratio <= SM__REFIND_AREA_RATIO;
+}
+
+/* The distance from (x, y) to the frame's nearest border, px. */
+static double border_gap(const sm_session *s, double x, double y) {
+    return fmin(fmin(x, y), fmin(s->W - 1 - x, s->H - 1 - y));
+}
+
 /* Whether object o may be found again in the box x0..x1, y0..y1 (px): an object lost at the border comes back
  * through the border, so a find farther inside than twice its length (at least 20 px) is another particle.
  * Measured: a faint particle lost at the border was re-found on a lost neighbour's particle 90 px inside (an ID
@@ -768,7 +798,14 @@ static int update_state(const sm_session *s, obj *o, int64_t t) {
         o->prev_x = o->x, o->prev_y = o->y;
         if (!o->live) o->prev_x = r->x, o->prev_y = r->y;
         o->x = r->x, o->y = r->y;
-        if (o->frame_ev >= 5.0) o->anchor_x = r->x, o->anchor_y = r->y, o->have_anchor = 1;
+        /* a clear sighting: the image's evidence and the network's confidence (a mask that slid 30 px onto
+         * noise when its particle faded had evidence 5-6 on its frame, biased upwards by the choice of the
+         * darkest noise, at objectness 0.6-0.7) */
+        int clear = o->frame_ev >= 5.0 && (o->prompted_now || r->score >= 0.9);
+        if (clear) o->anchor_x = r->x, o->anchor_y = r->y, o->have_anchor = 1;
+        if (o->prompted_now) o->ref_area = 0;
+        if (clear && !o->lost && !touches_border(s, &o->seg.mask))
+            o->ref_area = o->ref_area > 0 ? 0.8 * o->ref_area + 0.2 * r->area : r->area;
         /* seen clearly inside while tracked (not on the frame that found it: a search picks the darkest blob,
          * whose evidence on that frame is biased upwards) */
         if (!o->lost && o->frame_ev >= 5.0 && !touches_border(s, &o->seg.mask)) o->lost_at_border = 0;
@@ -797,8 +834,12 @@ static int update_state(const sm_session *s, obj *o, int64_t t) {
         /* the masks between the last clear sighting and the loss were on noise that led the track away (a
          * particle that hopped): search from the sighting */
         if (!o->lost && o->have_anchor) o->x = o->anchor_x, o->y = o->anchor_y;
-        /* kept until the object is seen clearly inside the field: the faint finds in between may be noise */
-        if (!o->lost && touches_border(s, &o->mask)) o->lost_at_border = 1;
+        /* kept until the object is seen clearly inside the field: the faint finds in between may be noise.
+         * Not when its last clear sighting was far inside: the masks since then were on noise that had
+         * wandered to the border (a disk that faded for 10 frames was never found again where it came back) */
+        if (!o->lost && touches_border(s, &o->mask) &&
+            (!o->have_anchor || border_gap(s, o->anchor_x, o->anchor_y) <= 2 * fmax(o->major, 10.0)))
+            o->lost_at_border = 1;
         o->lost++;
         o->vx = o->vy = 0;
         o->have_v = 0;
@@ -863,7 +904,7 @@ static int second_look(sm_session *s, int64_t t, const int *which, int n, sm_err
         const float *judge = s->mean3 && s->mean3_t == t ? s->mean3 : frame;
         double ev = o->seg.mask.w > 0 ? mask_evidence(judge, s->W, s->H, &o->seg.mask, o->pol) : 0;
         o->res.visible = o->seg.mask.w > 0 && o->seg.score >= 0.9 && ev >= (judge == frame ? 4.0 : 3.5) &&
-                         !claimed_by_other(o, &o->seg.mask);
+                         !claimed_by_other(o, &o->seg.mask) && size_agrees(s, o, &o->seg.mask);
         if (o->res.visible) {
             o->evidence = fmin(ev, 20.0);
             o->frame_ev = ev;
@@ -1134,6 +1175,15 @@ static int process_frame(sm_session *s, int64_t t, const int *which, int n, sm_e
             if (at_border && o->evidence >= SM__LEFT_MIN_RUNNING_EVIDENCE && ev < SM__LEFT_MAX_FRAME_EVIDENCE &&
                 ahead_evidence(s, t, mk, o->pol) < SM__LEFT_MAX_AHEAD_EVIDENCE)
                 o->seg.score = fmin(o->seg.score, 0.2);
+            /* a mask far from the prediction with little of the evidence the object had: it slid onto noise
+             * (a particle that faded: the network's masks ran 30 px per frame to the darker side of an
+             * illumination gradient, and the track with them); a particle that hopped shows at its new place */
+            if (ev < SM__JUMP_MAX_EVIDENCE_SHARE * o->evidence && o->seg.score < SM__JUMP_MAX_SCORE) {
+                sm__moments jm;
+                sm__mask_moments(mk->m, mk->w, mk->h, &jm);
+                if (hypot(mk->x0 + jm.x - o->prior.x, mk->y0 + jm.y - o->prior.y) > fmax(0.5 * o->major, 5.0))
+                    o->seg.score = fmin(o->seg.score, 0.2);
+            }
             /* one faint frame is noise; a run of them is a mask that has left its particle */
             o->evidence = 0.7 * o->evidence + 0.3 * fmin(ev, 20.0);
             o->frame_ev = ev;
@@ -1142,6 +1192,7 @@ static int process_frame(sm_session *s, int64_t t, const int *which, int n, sm_e
         double min_score = o->prompted_now ? 0.05 : s->opt.min_score;
         if (!o->prompted_now && o->lost) min_score = fmax(min_score, 0.9); /* re-finding needs a clear blob */
         o->res.visible = o->seg.mask.w > 0 && o->seg.score >= min_score;
+        if (o->res.visible && !o->prompted_now && o->lost && !size_agrees(s, o, &o->seg.mask)) o->res.visible = 0;
         /* an unconfirmed candidate for a lost object reports its score on the scale of the usual threshold */
         if (!o->prompted_now && o->lost && !o->res.visible) o->seg.score *= s->opt.min_score / min_score;
         measure(s, o, frame);
