@@ -800,8 +800,8 @@ static int update_state(const sm_session *s, obj *o, int64_t t) {
         o->x = r->x, o->y = r->y;
         /* a clear sighting: the image's evidence and the network's confidence (a mask that slid 30 px onto
          * noise when its particle faded had evidence 5-6 on its frame, biased upwards by the choice of the
-         * darkest noise, at objectness 0.6-0.7) */
-        int clear = o->frame_ev >= 5.0 && (o->prompted_now || r->score >= 0.9);
+         * darkest noise, at objectness 0.6-0.7); the classic segmenter's score is not an objectness */
+        int clear = o->frame_ev >= 5.0 && (!o->use_net || o->prompted_now || r->score >= 0.9);
         if (clear) o->anchor_x = r->x, o->anchor_y = r->y, o->have_anchor = 1;
         if (o->prompted_now) o->ref_area = 0;
         if (clear && !o->lost && !touches_border(s, &o->seg.mask))
