@@ -103,6 +103,7 @@ static int run_run(const sm_args *a) {
     cJSON_AddNumberToObject(op, "prompts", ms.n_prompts);
     cJSON_AddNumberToObject(op, "min_area_px2", ms.opt.min_area);
     cJSON_AddNumberToObject(op, "min_contrast", ms.opt.min_contrast);
+    if (ms.opt.auto_detect) cJSON_AddNumberToObject(op, "redetect_every", ms.opt.redetect_every);
     cJSON_AddNumberToObject(op, "min_score", ms.opt.min_score);
     if (ms.opt.method == SM_METHOD_NET) cJSON_AddNumberToObject(op, "faint_views", ms.opt.faint_views);
     cJSON_AddNumberToObject(op, "link_max_disp_px", lp.max_disp);

@@ -85,6 +85,12 @@ int sm_cli_model_parse(const sm_args *a, sm_cli_model_setup *ms, int default_aut
         sm_cli_model_free(ms);
         return 1;
     }
+    long long redetect = ms->opt.redetect_every;
+    if (sm_args_int(a, "redetect-every", 0, 1000000, &redetect)) {
+        sm_cli_model_free(ms);
+        return 1;
+    }
+    ms->opt.redetect_every = (int)redetect;
     long long views = ms->opt.faint_views;
     if (sm_args_int(a, "faint-views", 1, 4, &views)) {
         sm_cli_model_free(ms);

@@ -20,6 +20,7 @@
     {"min-area", "PX2", "automatic mode: smallest particle area (default 20)"},                            \
     {"max-area", "PX2", "automatic mode: largest particle area (default a quarter of the frame)"},         \
     {"min-contrast", "SIGMA", "automatic mode: smallest smoothed contrast-to-noise (default 5)"},          \
+    {"redetect-every", "N", "automatic mode: look for particles that enter every N frames (default 10; 0 never)"}, \
     {"min-score", "S", "objectness below which an object gets no mask (default 0.5)"},                      \
     {"faint-views", "1|2|4", "network passes over mirrored crops for faint particles (default 4; 1 fastest)"}
 

@@ -97,6 +97,41 @@ int main(void) {
         sm_tracks_destroy(tr);
     }
     SM_CHECK("segment --auto: exit 0", samem("segment %s --auto --method classic --quiet -o %s", video, out) == 0);
+    SM_CHECK("segment with --redetect-every -1: exit 1",
+             samem("segment %s --auto --method classic --redetect-every -1 -o %s", video, out) == 1);
+
+    /* --redetect-every: a second disk appears on frame 12; the default re-detection (frames 10 and 20) never
+     * looks after it came, every 5 frames finds it on frame 15 (its object starts on frame 16) */
+    {
+        char enter[4096];
+        sm_test_tmp_path(enter, sizeof enter, "enter.tif");
+        SM_CHECKF("entering video written", sm_tiff_writer_open(&tw, enter, W, H, SM_SAMPLE_F32, F, 0, 0, &err) == 0, "%s",
+                  err.msg);
+        for (int t = 0; t < F; t++) {
+            synth_obj o[2] = {{.x = 30, .y = 48, .r = 8, .amp = -2}, {.x = 70, .y = 30, .r = 8, .amp = t >= 12 ? -2 : 0}};
+            synth_render(frame, NULL, W, H, o, 2, 1.0, 1.0, 100, &rng);
+            sm_tiff_writer_write(tw, frame, &err);
+        }
+        SM_CHECK("entering video committed", sm_tiff_writer_commit(tw, &err) == 0);
+        int objects_last[2] = {-1, -1};
+        const char *every[2] = {"10", "5"};
+        for (int k = 0; k < 2; k++) {
+            SM_CHECK("segment --auto --redetect-every: exit 0",
+                     samem("segment %s --auto --method classic --redetect-every %s --quiet -o %s", enter, every[k], out) == 0);
+            snprintf(path, sizeof path, "%s/masks.tif", out);
+            if (sm_video_open(&v, path, &err) == 0) {
+                sm_video_read_frame(v, F - 1, frame, &err);
+                int seen[8] = {0};
+                for (int i = 0; i < W * H; i++)
+                    if (frame[i] > 0 && frame[i] < 8) seen[(int)frame[i]] = 1;
+                objects_last[k] = 0;
+                for (int l = 1; l < 8; l++) objects_last[k] += seen[l];
+                sm_video_close(v);
+            }
+        }
+        SM_CHECKF("--redetect-every 10 does not find the disk that came on frame 12, 5 does", objects_last[0] == 1 &&
+                  objects_last[1] == 2, "objects on the last frame: %d and %d", objects_last[0], objects_last[1]);
+    }
 
     /* weights: a tiny network saved with samem metadata loads; the CLI runs it */
     sm__net_config c;
