@@ -521,6 +521,10 @@ static void template_mask(const sm_session *s, obj *o, sm_object_result *r) {
 #define SM__JUMP_MAX_EVIDENCE_SHARE 0.35
 #define SM__JUMP_MAX_SCORE 0.85
 
+/* Objects lost inside the field for this many frames are re-found only when the frames ahead show them too
+ * (confirm_refound). */
+#define SM__CONFIRM_LOST_FRAMES 2
+
 /* A re-found object's mask has from 1/2.5 to 2.5 times its known area (size_agrees; the ratio automatic
  * detection allows when it gives a lost object its position). */
 #define SM__REFIND_AREA_RATIO 2.5
@@ -957,19 +961,23 @@ static double ahead_evidence(const sm_session *s, int64_t t, const sm__crop_mask
     return s->ahead_mean && s->ahead_mean_t == t ? mask_evidence(s->ahead_mean, s->W, s->H, m, pol) : NAN;
 }
 
-/* An object lost at the frame's border (it may have left the field) and found again (by the classic search,
- * the network's look at its last sighting or the second look) must also show on the frames read ahead (t+1,
- * t+2), whose noise is independent of the frames that found it, as automatic detections must. Why: after a
- * particle left the field, the searches kept finding noise blobs by the border where it left and followed
- * them (one thin benchmark video: 17 frames of masks with no particle). Objects lost inside the field are
- * not checked: there the rule rejected real re-findings of small faint rods (24 other videos: medium and
- * thick -0.007). Returns 0 or < 0 without memory. */
+/* An object lost at the frame's border (it may have left the field), or lost inside it for
+ * SM__CONFIRM_LOST_FRAMES frames or more, and found again (by the classic search, the network's look at its
+ * last sighting or the second look) must also show on the frames read ahead (t+1, t+2), whose noise is
+ * independent of the frames that found it, as automatic detections must. Why: after a particle left the
+ * field, the searches kept finding noise blobs by the border where it left and followed them (one thin
+ * benchmark video: 17 frames of masks with no particle); while a particle had faded, they found noise of its
+ * size (masks on 8-10 of 13 faded frames in three videos). Objects lost inside the field for one frame are not
+ * checked: there the rule rejected real re-findings of small faint rods (24 other videos: medium and thick
+ * -0.007). Returns 0 or < 0 without memory. */
 static int confirm_refound(sm_session *s, int64_t t, const int *which, int n, sm_error *err) {
     for (int k = 0; k < n; k++) {
         obj *o = &s->objs[which[k]];
-        if (!o->lost || !o->lost_at_border || o->res.id < 0 || o->prompted_now || !o->res.visible || o->seg.mask.w <= 0) continue;
+        if (!o->lost || !(o->lost_at_border || o->lost >= SM__CONFIRM_LOST_FRAMES) || o->res.id < 0 || o->prompted_now ||
+            !o->res.visible || o->seg.mask.w <= 0)
+            continue;
         const sm__crop_mask *m = &o->seg.mask;
-        if (!may_reenter_at(s, o, m->x0, m->y0, m->x0 + m->w - 1, m->y0 + m->h - 1)) {
+        if (o->lost_at_border && !may_reenter_at(s, o, m->x0, m->y0, m->x0 + m->w - 1, m->y0 + m->h - 1)) {
             o->res.visible = 0;
             continue;
         }
