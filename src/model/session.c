@@ -50,7 +50,8 @@ typedef struct obj {
     int use_net;           /* this frame goes through the network */
     double evidence;       /* running mean of the image's evidence under the network's masks (mask_evidence) */
     double frame_ev;       /* this frame's evidence (INFINITY: a trusted start) */
-    double anchor_x, anchor_y; /* where the image last clearly showed the object (evidence >= 5), px */
+    double anchor_x, anchor_y; /* where the image last clearly showed the object (evidence >= 5, and the
+                                * network's objectness >= 0.9), px */
     int have_anchor;
     double ref_area;       /* the object's area where it was seen clearly inside the field (running mean), px^2;
                             * 0: none yet */
@@ -967,7 +968,7 @@ static double ahead_evidence(const sm_session *s, int64_t t, const sm__crop_mask
  * independent of the frames that found it, as automatic detections must. Why: after a particle left the
  * field, the searches kept finding noise blobs by the border where it left and followed them (one thin
  * benchmark video: 17 frames of masks with no particle); while a particle had faded, they found noise of its
- * size (masks on 8-10 of 13 faded frames in three videos). Objects lost inside the field for one frame are not
+ * size (masks on 4 and 8 of 13 faded frames in two of three videos, none with this rule). Objects lost inside the field for one frame are not
  * checked: there the rule rejected real re-findings of small faint rods (24 other videos: medium and thick
  * -0.007). Returns 0 or < 0 without memory. */
 static int confirm_refound(sm_session *s, int64_t t, const int *which, int n, sm_error *err) {
