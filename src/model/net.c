@@ -415,7 +415,10 @@ struct sm__net_runner {
     int n_ctx;
     sm_nn_ctx **ctx;     /* one batch-1 inference context per OpenMP thread */
     float **scratch;     /* (S*S) per thread */
-    float **acc;         /* (S*S) per thread: the sum of the mirrored views' logits */
+    int cap;             /* objects the per-object buffers below hold */
+    float *inputs;       /* (cap, in channels, S, S): each object's input */
+    float *view_logits;  /* (cap, 4, S, S): each object's logits per mirrored view */
+    float *view_obj;     /* (cap, 4): each object's objectness logit per view */
 };
 
 int sm__net_runner_create(sm__net_runner **out, const sm_model *m, sm_error *err) {
@@ -427,16 +430,14 @@ int sm__net_runner_create(sm__net_runner **out, const sm_model *m, sm_error *err
     if (r->n_ctx < 1) r->n_ctx = 1;
     r->ctx = calloc((size_t)r->n_ctx, sizeof *r->ctx);
     r->scratch = calloc((size_t)r->n_ctx, sizeof *r->scratch);
-    r->acc = calloc((size_t)r->n_ctx, sizeof *r->acc);
-    if (!r->ctx || !r->scratch || !r->acc) {
+    if (!r->ctx || !r->scratch) {
         sm__net_runner_destroy(r);
         return sm_error_set(err, SM_ENOMEM, "network: out of memory");
     }
     for (int i = 0; i < r->n_ctx; i++) {
         r->ctx[i] = sm_nn_ctx_create(m->g.net, 1, SM_NN_INFER, err);
         r->scratch[i] = malloc(sizeof(float) * (size_t)m->cfg.crop * m->cfg.crop);
-        r->acc[i] = malloc(sizeof(float) * (size_t)m->cfg.crop * m->cfg.crop);
-        if (!r->ctx[i] || !r->scratch[i] || !r->acc[i]) {
+        if (!r->ctx[i] || !r->scratch[i]) {
             int rc = r->ctx[i] ? sm_error_set(err, SM_ENOMEM, "network: out of memory") : (err && err->code ? err->code : SM_ENOMEM);
             sm__net_runner_destroy(r);
             return rc;
@@ -454,11 +455,10 @@ void sm__net_runner_destroy(sm__net_runner *r) {
     for (int i = 0; i < r->n_ctx; i++) {
         if (r->ctx) sm_nn_ctx_destroy(r->ctx[i]);
         if (r->scratch) free(r->scratch[i]);
-        if (r->acc) free(r->acc[i]);
     }
     free(r->ctx);
     free(r->scratch);
-    free(r->acc);
+    free(r->inputs), free(r->view_logits), free(r->view_obj);
     free(r);
 }
 
@@ -475,59 +475,103 @@ static void flip_planes(float *p, int n_planes, int S, int fx, int fy) {
             }
 }
 
-/* The network's answer as the mean over `views` (2 or 4) mirror images of its input: context ctx holds the
- * plain view's input and output on entry, the mean logits and objectness on return. Why: at low
- * contrast-to-noise a single pass's mask follows the noise; the mirrored passes see the same noise in other
- * places of the receptive field, and their mean is steadier (the training's particles have every
- * orientation, so mirror images are as likely as the original). */
-static int flipped_views(sm__net_runner *r, sm_nn_ctx *ctx, int tid, int views, sm_error *err) {
-    int S = r->m->cfg.crop, n_in = sm__net_in_channels(&r->m->cfg);
-    float *in = sm_nn_ctx_data(ctx, r->m->g.in), *logits = sm_nn_ctx_data(ctx, r->m->g.logits);
-    float *obj = sm_nn_ctx_data(ctx, r->m->g.obj), *acc = r->acc[tid];
-    if (views > 4) views = 4;
-    memcpy(acc, logits, sizeof(float) * (size_t)S * S);
-    double obj_sum = obj[0];
-    for (int v = 1; v < views; v++) {
-        /* view v is the input mirrored along x when bit 0 is set, along y when bit 1 is: change from view v-1 */
-        int change = v ^ (v - 1);
-        flip_planes(in, n_in, S, change & 1, change & 2);
-        int rc = sm_nn_forward(ctx, err);
-        if (rc < 0) return rc;
-        flip_planes(logits, 1, S, v & 1, v & 2);
-        for (int i = 0; i < S * S; i++) acc[i] += logits[i];
-        obj_sum += obj[0];
-    }
-    for (int i = 0; i < S * S; i++) logits[i] = acc[i] / views;
-    obj[0] = (float)(obj_sum / views);
+/* Makes room for n objects in the runner's per-object buffers. Returns 0 or SM_ENOMEM. */
+static int runner_reserve(sm__net_runner *r, int n) {
+    if (n <= r->cap) return 0;
+    size_t plane = (size_t)r->m->cfg.crop * r->m->cfg.crop, n_in = (size_t)sm__net_in_channels(&r->m->cfg);
+    float *in = realloc(r->inputs, sizeof(float) * (size_t)n * n_in * plane);
+    if (in) r->inputs = in;
+    float *lg = realloc(r->view_logits, sizeof(float) * (size_t)n * 4 * plane);
+    if (lg) r->view_logits = lg;
+    float *ob = realloc(r->view_obj, sizeof(float) * (size_t)n * 4);
+    if (ob) r->view_obj = ob;
+    if (!in || !lg || !ob) return SM_ENOMEM;
+    r->cap = n;
     return 0;
 }
 
+/* Faint objects' answer is the mean over `views` (2 or 4) mirror images of their input (prior->views). Why: at
+ * low contrast-to-noise a single pass's mask follows the noise; the mirrored passes see the same noise in
+ * other places of the receptive field, and their mean is steadier (the training's particles have every
+ * orientation, so mirror images are as likely as the original). Each (object, view) pass is a task of its
+ * own: with an object's views in one task, 5 objects on 2 threads left one thread idle while the other ran a
+ * faint object's four passes. */
 int sm__net_segment_batch(sm__net_runner *r, const float *const *win, int n_win, const float *const *ahead,
                           int n_ahead, int W, int H, int n,
                           const sm__obj_prior *const *priors, const double *hist_x, const double *hist_y,
                           sm__seg_out *const *outs, sm_error *err) {
     if (n <= 0) return 0;
     const sm__net_config *c = &r->m->cfg;
+    int S = c->crop, n_in = sm__net_in_channels(c);
+    size_t plane = (size_t)S * S;
+    int *task_obj = malloc(sizeof(int) * (size_t)n * 4), *task_view = malloc(sizeof(int) * (size_t)n * 4);
+    int *views = malloc(sizeof(int) * (size_t)n);
+    sm__crop_geom *geom = malloc(sizeof *geom * (size_t)n);
+    if (!task_obj || !task_view || !views || !geom || runner_reserve(r, n) < 0) {
+        free(task_obj), free(task_view), free(views), free(geom);
+        return sm_error_set(err, SM_ENOMEM, "network: out of memory");
+    }
+    int n_tasks = 0;
+    for (int k = 0; k < n; k++) {
+        views[k] = priors[k]->views > 1 ? (priors[k]->views > 4 ? 4 : priors[k]->views) : 1;
+        for (int v = 0; v < views[k]; v++) task_obj[n_tasks] = k, task_view[n_tasks] = v, n_tasks++;
+    }
     int fail = 0;
     sm_error ferr = {0};
+    /* each object's input, once */
 #pragma omp parallel for schedule(dynamic, 1) num_threads(r->n_ctx)
     for (int k = 0; k < n; k++) {
         int tid = omp_get_thread_num();
         if (tid >= r->n_ctx) tid = 0; /* cannot happen with num_threads(n_ctx) */
-        sm_nn_ctx *ctx = r->ctx[tid];
-        sm_error e = {0};
         const sm__obj_prior *pr = priors[k];
-        sm__crop_geom g = sm__net_geom(c, pr);
-        sm__net_fill_input(c, &g, win, n_win, ahead, n_ahead, W, H, hist_x + k * SM__NET_HIST, hist_y + k * SM__NET_HIST, pr->prev,
-                           pr->prompts, pr->n_prompts, pr->polarity,
-                           &(sm__neighbours){.masks = pr->nb_masks, .n = pr->n_nb}, sm_nn_ctx_data(ctx, r->m->g.in),
-                           r->scratch[tid]);
-        int rc = sm_nn_forward(ctx, &e);
-        if (rc == 0 && pr->views > 1) rc = flipped_views(r, ctx, tid, pr->views, &e);
-        if (rc == 0)
-            rc = sm__net_postprocess(c, &g, sm_nn_ctx_data(ctx, r->m->g.logits), sm_nn_ctx_data(ctx, r->m->g.obj)[0], W, H,
-                                     outs[k], &e);
-        if (rc < 0) {
+        geom[k] = sm__net_geom(c, pr);
+        sm__net_fill_input(c, &geom[k], win, n_win, ahead, n_ahead, W, H, hist_x + k * SM__NET_HIST,
+                           hist_y + k * SM__NET_HIST, pr->prev, pr->prompts, pr->n_prompts, pr->polarity,
+                           &(sm__neighbours){.masks = pr->nb_masks, .n = pr->n_nb},
+                           r->inputs + (size_t)k * n_in * plane, r->scratch[tid]);
+    }
+    /* every (object, view) pass: view v is the input mirrored along x when bit 0 of v is set, along y when bit
+     * 1 is; its logits are mirrored back */
+#pragma omp parallel for schedule(dynamic, 1) num_threads(r->n_ctx)
+    for (int q = 0; q < n_tasks; q++) {
+        int tid = omp_get_thread_num();
+        if (tid >= r->n_ctx) tid = 0;
+        sm_nn_ctx *ctx = r->ctx[tid];
+        int k = task_obj[q], v = task_view[q];
+        float *in = sm_nn_ctx_data(ctx, r->m->g.in);
+        memcpy(in, r->inputs + (size_t)k * n_in * plane, sizeof(float) * (size_t)n_in * plane);
+        if (v) flip_planes(in, n_in, S, v & 1, v & 2);
+        sm_error e = {0};
+        if (sm_nn_forward(ctx, &e) < 0) {
+#pragma omp critical
+            {
+                fail = 1;
+                ferr = e;
+            }
+            continue;
+        }
+        float *lg = r->view_logits + ((size_t)k * 4 + v) * plane;
+        memcpy(lg, sm_nn_ctx_data(ctx, r->m->g.logits), sizeof(float) * plane);
+        if (v) flip_planes(lg, 1, S, v & 1, v & 2);
+        r->view_obj[k * 4 + v] = sm_nn_ctx_data(ctx, r->m->g.obj)[0];
+    }
+    /* the mean over the views (summed in view order), then each object's mask */
+#pragma omp parallel for schedule(dynamic, 1) num_threads(r->n_ctx)
+    for (int k = 0; k < n; k++) {
+        if (fail) continue;
+        float *acc = r->view_logits + (size_t)k * 4 * plane, obj = r->view_obj[k * 4];
+        if (views[k] > 1) {
+            double obj_sum = obj;
+            for (int v = 1; v < views[k]; v++) {
+                const float *lg = acc + (size_t)v * plane;
+                for (size_t i = 0; i < plane; i++) acc[i] += lg[i];
+                obj_sum += r->view_obj[k * 4 + v];
+            }
+            for (size_t i = 0; i < plane; i++) acc[i] = acc[i] / views[k];
+            obj = (float)(obj_sum / views[k]);
+        }
+        sm_error e = {0};
+        if (sm__net_postprocess(c, &geom[k], acc, obj, W, H, outs[k], &e) < 0) {
 #pragma omp critical
             {
                 fail = 1;
@@ -535,6 +579,7 @@ int sm__net_segment_batch(sm__net_runner *r, const float *const *win, int n_win,
             }
         }
     }
+    free(task_obj), free(task_view), free(views), free(geom);
     if (fail) {
         if (err) *err = ferr;
         return ferr.code ? ferr.code : SM_EINTERNAL;
