@@ -777,13 +777,17 @@ static double border_gap(const sm_session *s, double x, double y) {
     return fmin(fmin(x, y), fmin(s->W - 1 - x, s->H - 1 - y));
 }
 
+/* How far inside the border an object that left through it can be seen again: twice its length, at least
+ * 20 px. */
+static double border_reach(const obj *o) { return 2 * fmax(o->major, 10.0); }
+
 /* Whether object o may be found again in the box x0..x1, y0..y1 (px): an object lost at the border comes back
  * through the border, so a find farther inside than twice its length (at least 20 px) is another particle.
  * Measured: a faint particle lost at the border was re-found on a lost neighbour's particle 90 px inside (an ID
  * switch on a thick benchmark video). */
 static int may_reenter_at(const sm_session *s, const obj *o, double x0, double y0, double x1, double y1) {
     if (!o->lost_at_border) return 1;
-    return fmin(border_gap(s, x0, y0), border_gap(s, x1, y1)) <= 2 * fmax(o->major, 10.0);
+    return fmin(border_gap(s, x0, y0), border_gap(s, x1, y1)) <= border_reach(o);
 }
 
 /* Updates the tracking state of o from this frame's result (frame t). */
@@ -845,7 +849,7 @@ static int update_state(const sm_session *s, obj *o, int64_t t) {
          * Not when its last clear sighting was far inside: the masks since then were on noise that had
          * wandered to the border (a disk that faded for 10 frames was never found again where it came back) */
         if (!o->lost && touches_border(s, &o->mask) &&
-            (!o->have_anchor || border_gap(s, o->anchor_x, o->anchor_y) <= 2 * fmax(o->major, 10.0)))
+            (!o->have_anchor || border_gap(s, o->anchor_x, o->anchor_y) <= border_reach(o)))
             o->lost_at_border = 1;
         o->lost++;
         o->vx = o->vy = 0;
@@ -970,15 +974,14 @@ static double ahead_evidence(const sm_session *s, int64_t t, const sm__crop_mask
  * independent of the frames that found it, as automatic detections must. Why: after a particle left the
  * field, the searches kept finding noise blobs by the border where it left and followed them (one thin
  * benchmark video: 17 frames of masks with no particle); while a particle had faded, they found noise of its
- * size (masks on 4 and 8 of 13 faded frames in two of three videos, none with this rule). Objects lost inside the field for one frame are not
- * checked: there the rule rejected real re-findings of small faint rods (24 other videos: medium and thick
- * -0.007). Returns 0 or < 0 without memory. */
+ * size (masks on 4 and 8 of 13 faded frames in two of three videos, none with this rule). Objects lost inside
+ * the field for one frame are not checked: there the rule rejected real re-findings of small faint rods (24
+ * other videos: medium and thick -0.007). Returns 0 or < 0 without memory. */
 static int confirm_refound(sm_session *s, int64_t t, const int *which, int n, sm_error *err) {
     for (int k = 0; k < n; k++) {
         obj *o = &s->objs[which[k]];
-        if (!o->lost || !(o->lost_at_border || o->lost >= SM__CONFIRM_LOST_FRAMES) || o->res.id < 0 || o->prompted_now ||
-            !o->res.visible || o->seg.mask.w <= 0)
-            continue;
+        int checked = o->lost_at_border || o->lost >= SM__CONFIRM_LOST_FRAMES;
+        if (!o->lost || !checked || o->res.id < 0 || o->prompted_now || !o->res.visible || o->seg.mask.w <= 0) continue;
         const sm__crop_mask *m = &o->seg.mask;
         if (o->lost_at_border && !may_reenter_at(s, o, m->x0, m->y0, m->x0 + m->w - 1, m->y0 + m->h - 1)) {
             o->res.visible = 0;

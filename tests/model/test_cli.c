@@ -105,10 +105,11 @@ int main(void) {
     {
         char enter[4096];
         sm_test_tmp_path(enter, sizeof enter, "enter.tif");
-        SM_CHECKF("entering video written", sm_tiff_writer_open(&tw, enter, W, H, SM_SAMPLE_F32, F, 0, 0, &err) == 0, "%s",
-                  err.msg);
+        SM_CHECKF("entering video written", sm_tiff_writer_open(&tw, enter, W, H, SM_SAMPLE_F32, F, 0, 0, &err) == 0,
+                  "%s", err.msg);
         for (int t = 0; t < F; t++) {
-            synth_obj o[2] = {{.x = 30, .y = 48, .r = 8, .amp = -2}, {.x = 70, .y = 30, .r = 8, .amp = t >= 12 ? -2 : 0}};
+            synth_obj o[2] = {{.x = 30, .y = 48, .r = 8, .amp = -2},
+                              {.x = 70, .y = 30, .r = 8, .amp = t >= 12 ? -2 : 0}};
             synth_render(frame, NULL, W, H, o, 2, 1.0, 1.0, 100, &rng);
             sm_tiff_writer_write(tw, frame, &err);
         }
@@ -117,7 +118,8 @@ int main(void) {
         const char *every[2] = {"10", "5"};
         for (int k = 0; k < 2; k++) {
             SM_CHECK("segment --auto --redetect-every: exit 0",
-                     samem("segment %s --auto --method classic --redetect-every %s --quiet -o %s", enter, every[k], out) == 0);
+                     samem("segment %s --auto --method classic --redetect-every %s --quiet -o %s", enter, every[k],
+                           out) == 0);
             snprintf(path, sizeof path, "%s/masks.tif", out);
             if (sm_video_open(&v, path, &err) == 0) {
                 sm_video_read_frame(v, F - 1, frame, &err);
