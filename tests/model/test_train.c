@@ -93,6 +93,16 @@ int main(void) {
     SM_CHECKF("second run", rc == 0, "%s", err.msg);
     /* same seed, same thread count: the same tensors */
     SM_CHECK("same seed: bit-identical weights", same_weights(w1, w2));
+    /* the preset clips' noise correlation drawn from a range: other training data, other weights */
+    char cfgn[4096];
+    sm_test_tmp_path(cfgn, sizeof cfgn, "tiny_noise.json");
+    rc = train_with(cfgn,
+                    "{\"seed\": 5, \"net\": {\"base\": 2}, \"steps\": 4, \"batch\": 2, \"warmup\": 1, \"val_every\": 2,"
+                    " \"val_samples\": 1, \"checkpoint_every\": 2, \"log_every\": 1, \"preset_noise_corr\": [1.5, 1.5],"
+                    " \"clip\": {\"size\": 64, \"frames\": 6, \"pool\": 1, \"refresh\": 100}}",
+                    w2, &err);
+    SM_CHECKF("training with preset_noise_corr runs", rc == 0, "%s", err.msg);
+    SM_CHECK("preset_noise_corr changes the training data", !same_weights(w1, w2));
     sm_nn_st *a = NULL;
     if (sm_nn_st_read(w1, &a, &err) == 0) {
         const char *steps = sm_nn_st_meta(a, "steps");
@@ -232,6 +242,9 @@ int main(void) {
     SM_CHECK("batch 0 rejected with SM_EFORMAT", train_with(cfg, "{\"batch\": 0}", w1, &err) == SM_EFORMAT);
     SM_CHECK("a finetune that is not an object rejected", train_with(cfg, "{\"finetune\": 3}", w1, &err) == SM_EFORMAT);
     SM_CHECK("preset_sizes out of order rejected", train_with(cfg, "{\"preset_sizes\": [20, 10]}", w1, &err) == SM_EFORMAT);
+    SM_CHECK("preset_noise_corr out of order rejected",
+             train_with(cfg, "{\"preset_noise_corr\": [1.2, 0.3]}", w1, &err) == SM_EFORMAT && strstr(err.msg, "preset_noise_corr"));
+    SM_CHECK("negative preset_noise_corr rejected", train_with(cfg, "{\"preset_noise_corr\": [-1, 1]}", w1, &err) == SM_EFORMAT);
     SM_CHECK("sharp_fraction above 1 rejected",
              train_with(cfg, "{\"sharp_fraction\": 1.5}", w1, &err) == SM_EFORMAT && strstr(err.msg, "sharp_fraction"));
     SM_CHECK("an unknown border_positions rejected",
