@@ -189,6 +189,40 @@ double sm__noise_std(const float *img, int w, int h, int lag, float *scratch) {
     return sm__quantile(scratch, n, 0.5) / 0.6745 / sqrt(2.0);
 }
 
+double sm__noise_area(const float *img, int w, int h) {
+    int bw = w / 4, bh = h / 4;
+    if (bw < 3 || bh < 3) return 1.0;
+    size_t np = (size_t)h * (size_t)(w - 2), nb = 2 * (size_t)bw * bh;
+    float *d = malloc(sizeof(float) * (np > nb ? np : nb)), *blk = malloc(sizeof(float) * (size_t)bw * bh);
+    if (!d || !blk) {
+        free(d), free(blk);
+        return 1.0;
+    }
+    double pix = sm__noise_std(img, w, h, 2, d);
+    for (int by = 0; by < bh; by++)
+        for (int bx = 0; bx < bw; bx++) {
+            double sum = 0;
+            for (int y = 4 * by; y < 4 * by + 4; y++)
+                for (int x = 4 * bx; x < 4 * bx + 4; x++) sum += img[(size_t)y * w + x];
+            blk[(size_t)by * bw + bx] = (float)(sum / 16);
+        }
+    /* second differences of blocks 8 px apart: an illumination gradient cancels */
+    size_t n = 0;
+    for (int by = 0; by < bh; by++)
+        for (int bx = 0; bx < bw; bx++) {
+            const float *b = &blk[(size_t)by * bw + bx];
+            if (bx + 4 < bw) d[n++] = fabsf(b[0] - 2 * b[2] + b[4]);
+            if (by + 4 < bh) d[n++] = fabsf(b[0] - 2 * b[(size_t)2 * bw] + b[(size_t)4 * bw]);
+        }
+    if (n < 8) {
+        free(d), free(blk);
+        return 1.0;
+    }
+    double block = sm__quantile(d, n, 0.5) / 0.6745 / sqrt(6.0);
+    free(d), free(blk);
+    return pix > 0 && block > 0 ? fmax(1.0, 16 * block * block / (pix * pix)) : 1.0;
+}
+
 static int solve3(double A[3][3], double b[3], double out[3]) {
     /* Gaussian elimination with partial pivoting */
     double M[3][4];

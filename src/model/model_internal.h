@@ -17,6 +17,11 @@ void sm__box_blur(float *dst, const float *src, int w, int h, int r, float *tmp)
 /* Robust noise std of a plane from differences between pixels `lag` apart (MAD / 0.6745 / sqrt 2);
  * scratch holds w*h floats. */
 double sm__noise_std(const float *img, int w, int h, int lag, float *scratch);
+/* How many pixels' worth the noise's spatial correlation makes of one: 16 x the variance of 4 x 4 block means
+ * over the pixel variance (both from median absolute differences: second differences of blocks 8 px apart, so
+ * that gradients cancel, and pixels 2 px apart as sm__noise_std). 1 for white noise, ~1.7 at 0.17 correlation
+ * between neighbours, ~6 at 0.67. */
+double sm__noise_area(const float *img, int w, int h);
 /* Median / quantile of n values (reorders v). */
 float sm__quantile(float *v, size_t n, double q);
 /* Bright and dark detector rows and columns (REAL_DATA.md: one of each, full length, fixed on the sensor). Find:

@@ -1,6 +1,9 @@
 /* Detector line defects (src/model/imgproc.c): on a noisy frame with an illumination gradient, a large dark
  * disk, one dark row and one bright column, the search lists exactly that row and column; the fix brings
- * them to their neighbours' level and leaves every other pixel as it was; a clean frame lists nothing. */
+ * them to their neighbours' level and leaves every other pixel as it was; a clean frame lists nothing.
+ * The noise's correlation area (sm__noise_area): about 1 for white noise, and for noise through a Gaussian of
+ * 0.8 and 1.2 px what plain variances of the same frame give (16 x the variance of 4 x 4 block means over half
+ * the variance of differences 2 px apart), with a gradient and a particle in the frame. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +25,23 @@ static void make_frame(float *f, uint64_t seed, int defects) {
             if (defects && x == 201) v += 1.5;                            /* bright column */
             f[(size_t)y * W + x] = (float)v;
         }
+}
+
+/* The reference for sm__noise_area from plain (non-robust) variances of a noise-only frame. */
+static double noise_area_plain(const float *n) {
+    double d2 = 0, b1 = 0, b2 = 0;
+    size_t nd = 0, nb = 0;
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x + 2 < W; x++, nd++) d2 += pow(n[(size_t)y * W + x + 2] - n[(size_t)y * W + x], 2);
+    for (int by = 0; by < H / 4; by++)
+        for (int bx = 0; bx < W / 4; bx++, nb++) {
+            double m = 0;
+            for (int y = 4 * by; y < 4 * by + 4; y++)
+                for (int x = 4 * bx; x < 4 * bx + 4; x++) m += n[(size_t)y * W + x] / 16;
+            b1 += m, b2 += m * m;
+        }
+    double vb = b2 / nb - (b1 / nb) * (b1 / nb);
+    return 16 * vb / (d2 / nd / 2);
 }
 
 static double line_mean(const float *f, int i, int is_row) {
@@ -65,6 +85,31 @@ int main(void) {
     sm__line_defects_fix(f, W, H, &d);
     row_off = line_mean(f, 77, 1) - 0.5 * (line_mean(f, 76, 1) + line_mean(f, 78, 1));
     SM_CHECKF("a later frame's row offset is measured on that frame", fabs(row_off) < 0.25, "%.3f", row_off);
+
+    float *noise = malloc(sizeof(float) * W * H), *tmp = malloc(sizeof(float) * W * H);
+    const double sigmas[3] = {0, 0.8, 1.2};
+    double area[3];
+    for (int k = 0; k < 3; k++) {
+        sm_rng r;
+        sm_rng_seed(&r, 90 + (uint64_t)k);
+        for (int i = 0; i < W * H; i++) noise[i] = (float)sm_rng_normal(&r);
+        if (sigmas[k] > 0) sm__gauss_blur(noise, noise, W, H, sigmas[k], tmp);
+        double ref = noise_area_plain(noise);
+        /* the frame: the noise (its std scaled to 1) on a gradient with a dark particle */
+        double s2 = 0;
+        for (int i = 0; i < W * H; i++) s2 += (double)noise[i] * noise[i];
+        double sd = sqrt(s2 / (W * H));
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++)
+                f[(size_t)y * W + x] = (float)(100 + 0.05 * x + 0.08 * y - 3.0 * (hypot(x - 120.0, y - 90.0) < 45) +
+                                               noise[(size_t)y * W + x] / sd);
+        area[k] = sm__noise_area(f, W, H);
+        SM_CHECKF("noise area within 15% of the plain variances' (Gaussian correlation of 0, 0.8, 1.2 px)",
+                  fabs(area[k] / fmax(ref, 1.0) - 1) < 0.15, "sigma %.1f: %.2f against %.2f", sigmas[k], area[k], ref);
+    }
+    SM_CHECKF("noise area: about 1 for white noise, growing with the correlation",
+              area[0] < 1.3 && area[1] > 3 && area[2] > area[1], "%.2f %.2f %.2f", area[0], area[1], area[2]);
+    free(noise), free(tmp);
     free(f);
     free(orig);
     return sm_test_report();
