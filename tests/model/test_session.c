@@ -317,7 +317,7 @@ int main(void) {
         /* a disk cut by the left border, in noise correlated as another group's simulator has it (0.67 between
          * neighbours), hops out of the field on frame 10 (5 noise seeds): the network drew masks on blobs of the
          * noise by the border, which passed the evidence thresholds tuned on weakly correlated noise (36 of the
-         * 100 frames after the hop had a mask; 14 with the evidence scaled to the noise's correlation) */
+         * 100 frames after the hop had a mask; 17 with the evidence scaled to the noise's correlation) */
         static clip hop;
         hop.n = 1, hop.noise = 1.0, hop.edge = 1.2, hop.noise_corr = 0.8;
         for (int t = 0; t < F; t++)
