@@ -281,6 +281,36 @@ static int segment_prompted(const char *video, const sm_prompt *prompts, int np,
     return rc;
 }
 
+/* Box prompts from the truth of the video simulated into dir, segmented by the network (acc[M_NET], when a
+ * model is given) and the classic method (acc[M_CLASSIC]), each scored into its accumulator. */
+static int segment_and_score(const char *dir, const char *video, const char *gt, const sm_model *model, acc *out_acc,
+                             const char *what, sm_error *err) {
+    sm_prompt *prompts;
+    int np;
+    if (prompts_from_truth(gt, &prompts, NULL, &np, err) < 0) return -1;
+    particle_cnr pc = read_particle_cnr(dir);
+    static uint8_t keep[65536];
+    memset(keep, 0, sizeof keep);
+    for (int i = 0; i < np; i++) keep[prompts[i].object_id] = 1;
+    int rc = 0;
+    for (int m = 0; m < 2 && rc == 0; m++) {
+        if (m == M_NET && !model) continue;
+        char out[4200], pbuf[4300];
+        snprintf(out, sizeof out, "%s/%s", dir, m == M_NET ? "net" : "classic");
+        sm_segment_stats st;
+        rc = segment_prompted(video, prompts, np, m == M_NET ? model : NULL, out, &st, err);
+        snprintf(pbuf, sizeof pbuf, "%s/masks.tif", out);
+        acc bins[N_CNR_BINS];
+        memset(bins, 0, sizeof bins);
+        if (rc == 0) rc = score(pbuf, gt, keep, &pc, &out_acc[m], bins, err);
+        if (rc < 0) fprintf(stderr, "bench_model: %s: %s\n", what, err->msg);
+        for (int b = 0; b < N_CNR_BINS; b++) free(bins[b].cerr.v), free(bins[b].rerr.v), free(bins[b].crb.v);
+    }
+    free(prompts);
+    free(pc.v);
+    return rc < 0 ? -1 : 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: bench_model OUT.md\n");
@@ -476,35 +506,12 @@ int main(int argc, char **argv) {
         cfg.velocity_nm_s = 560, cfg.rotation_rate_rad_s = 2, cfg.noise_corr_sigma_px = 0.8, cfg.jpeg_quality = 85;
         cfg.exposure_fraction = 0.1;
         cfg.mu_min_per_nm = cfg.mu_max_per_nm = ri == 0 ? 0.3 : 0.015;
-        char dir[4096], video[4200], gt[4200], out[4200];
+        char dir[4096], video[4200], gt[4200];
         snprintf(dir, sizeof dir, "%s/rod%d", root, ri);
         /* seed 2: the rod stays in the field for all 30 frames */
         if (simulate_into(&cfg, 2, dir, video, sizeof video, gt, sizeof gt, &err) < 0) return 2;
-        sm_prompt *prompts;
-        int np;
-        if (prompts_from_truth(gt, &prompts, NULL, &np, &err) < 0) return 2;
-        particle_cnr pc = read_particle_cnr(dir);
-        static uint8_t keep[65536];
-        memset(keep, 0, sizeof keep);
-        for (int i = 0; i < np; i++) keep[prompts[i].object_id] = 1;
-        for (int m = 0; m < 2; m++) {
-            if (m == M_NET && !model) continue;
-            snprintf(out, sizeof out, "%s/%s", dir, m == M_NET ? "net" : "classic");
-            sm_segment_stats st;
-            int rc = segment_prompted(video, prompts, np, m == M_NET ? model : NULL, out, &st, &err);
-            char pbuf[4300];
-            snprintf(pbuf, sizeof pbuf, "%s/masks.tif", out);
-            acc bins[N_CNR_BINS];
-            memset(bins, 0, sizeof bins);
-            if (rc < 0 || score(pbuf, gt, keep, &pc, &R[ri][m], bins, &err) < 0) {
-                fprintf(stderr, "bench_model: large rod: %s\n", err.msg);
-                return 2;
-            }
-            free(R[ri][m].cerr.v), free(R[ri][m].rerr.v), free(R[ri][m].crb.v);
-            for (int b = 0; b < N_CNR_BINS; b++) free(bins[b].cerr.v), free(bins[b].rerr.v), free(bins[b].crb.v);
-        }
-        free(prompts);
-        free(pc.v);
+        if (segment_and_score(dir, video, gt, model, R[ri], "large rod", &err) < 0) return 2;
+        for (int m = 0; m < 2; m++) free(R[ri][m].cerr.v), free(R[ri][m].rerr.v), free(R[ri][m].crb.v);
         fprintf(stderr, "bench_model: large rod %d done, %.0f s\n", ri, sm_now() - t_all);
     }
     /* noise correlated over more pixels than the presets' (0.45 px: 0.17 between neighbours): another group's
@@ -519,34 +526,11 @@ int main(int argc, char **argv) {
                 sm_sim_config cfg;
                 sm_sim_config_preset(&cfg, pi == 0 ? "thin" : "medium", &err);
                 cfg.frames = 40, cfg.n_particles = 6, cfg.noise_corr_sigma_px = ncorr[ci];
-                char dir[4096], video[4200], gt[4200], out[4200];
+                char dir[4096], video[4200], gt[4200];
                 snprintf(dir, sizeof dir, "%s/nc%d%d%d", root, pi, ci, k);
                 if (simulate_into(&cfg, 5001 + (uint64_t)k, dir, video, sizeof video, gt, sizeof gt, &err) < 0) return 2;
                 if (k == 0) nc_rho[ci] = read_noise_corr_1px(dir);
-                sm_prompt *prompts;
-                int np;
-                if (prompts_from_truth(gt, &prompts, NULL, &np, &err) < 0) return 2;
-                particle_cnr pc = read_particle_cnr(dir);
-                static uint8_t keep[65536];
-                memset(keep, 0, sizeof keep);
-                for (int i = 0; i < np; i++) keep[prompts[i].object_id] = 1;
-                for (int m = 0; m < 2; m++) {
-                    if (m == M_NET && !model) continue;
-                    snprintf(out, sizeof out, "%s/%s", dir, m == M_NET ? "net" : "classic");
-                    sm_segment_stats st;
-                    int rc = segment_prompted(video, prompts, np, m == M_NET ? model : NULL, out, &st, &err);
-                    char pbuf[4300];
-                    snprintf(pbuf, sizeof pbuf, "%s/masks.tif", out);
-                    acc bins[N_CNR_BINS];
-                    memset(bins, 0, sizeof bins);
-                    if (rc < 0 || score(pbuf, gt, keep, &pc, &NC[pi][ci][m], bins, &err) < 0) {
-                        fprintf(stderr, "bench_model: correlated noise: %s\n", err.msg);
-                        return 2;
-                    }
-                    for (int b = 0; b < N_CNR_BINS; b++) free(bins[b].cerr.v), free(bins[b].rerr.v), free(bins[b].crb.v);
-                }
-                free(prompts);
-                free(pc.v);
+                if (segment_and_score(dir, video, gt, model, NC[pi][ci], "correlated noise", &err) < 0) return 2;
             }
     for (int pi = 0; pi < 2; pi++)
         for (int ci = 0; ci < N_NCORR; ci++)

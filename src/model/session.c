@@ -276,6 +276,18 @@ int sm_session_add_prompt(sm_session *s, const sm_prompt *p, sm_error *err) {
  * (scaled, a particle at contrast-to-noise 0.35 was dropped on its second frame). */
 #define SM__NOISE_AREA_REF 2.0
 
+/* sure_evidence's factor from frame f: its noise area measured on at most the central 1024 x 1024 px (a 4k
+ * frame would need 64 MiB of scratch for no better estimate); 0 without memory (measured on the next frame). */
+static double evidence_scale(const sm_session *s, const float *f) {
+    int w = s->W < 1024 ? s->W : 1024, h = s->H < 1024 ? s->H : 1024, x0 = (s->W - w) / 2, y0 = (s->H - h) / 2;
+    float *c = malloc(sizeof(float) * (size_t)w * h);
+    if (!c) return 0;
+    for (int y = 0; y < h; y++) memcpy(c + (size_t)y * w, f + (size_t)(y0 + y) * s->W + x0, sizeof(float) * (size_t)w);
+    double area = sm__noise_area(c, w, h);
+    free(c);
+    return sqrt(fmin(1.0, SM__NOISE_AREA_REF / area));
+}
+
 /* Reads frame t into buf; non-finite samples would poison every sum: they become the frame's mean. */
 static int read_frame(sm_session *s, int64_t t, float *buf, sm_error *err) {
     int rc = s->read(s->user, t, buf, err);
@@ -300,7 +312,7 @@ static int read_frame(sm_session *s, int64_t t, float *buf, sm_error *err) {
     }
     if (sm__line_defects_fix(buf, s->W, s->H, &s->lines) < 0) return sm_error_set(err, SM_ENOMEM, "session: out of memory");
     /* measured once: the detector's transfer function does not change */
-    if (s->ev_scale <= 0) s->ev_scale = sqrt(fmin(1.0, SM__NOISE_AREA_REF / sm__noise_area(buf, s->W, s->H)));
+    if (s->ev_scale <= 0) s->ev_scale = evidence_scale(s, buf);
     return 0;
 }
 
@@ -1422,7 +1434,8 @@ static int long_mean_detections(const sm_session *s, const float *const *fr, int
         q.x0 = 2 * q.x0, q.y0 = 2 * q.y0, q.x1 = 2 * q.x1 + 1, q.y1 = 2 * q.y1 + 1;
         double r = sqrt(q.area / M_PI);
         int near = 0;
-        for (int j = 0; j < n5 && !near; j++) near = hypot(q.x - dd[j].x, q.y - dd[j].y) < r + sqrt(dd[j].area / M_PI) + 4;
+        for (int j = 0; j < n5 && !near; j++)
+            near = hypot(q.x - dd[j].x, q.y - dd[j].y) < r + sqrt(dd[j].area / M_PI) + 4;
         if (!near) dd[(*n_d)++] = q;
     }
     free(dl);

@@ -133,8 +133,8 @@ static int train_cfg_read(train_cfg *c, const char *path, char **json_out, sm_er
             const cJSON *a0 = cJSON_GetArrayItem(nc, 0), *a1 = cJSON_GetArrayItem(nc, 1);
             if (!cJSON_IsArray(nc) || cJSON_GetArraySize(nc) != 2 || !cJSON_IsNumber(a0) || !cJSON_IsNumber(a1) ||
                 !(a0->valuedouble >= 0 && a1->valuedouble >= a0->valuedouble && a1->valuedouble <= 4)) {
-                rc = sm_error_set(err, SM_EFORMAT, "%s: \"preset_noise_corr\" must be [lo, hi] px with 0 <= lo <= hi <= 4",
-                                  path);
+                rc = sm_error_set(err, SM_EFORMAT,
+                                  "%s: \"preset_noise_corr\" must be [lo, hi] px with 0 <= lo <= hi <= 4", path);
                 goto done;
             }
             c->ncorr_lo = a0->valuedouble, c->ncorr_hi = a1->valuedouble;
@@ -263,8 +263,8 @@ static int clip_make(clip *c, const train_cfg *tc, int64_t k, int val, int val_p
         /* faster motion and hops too */
         double f = exp(sm_rng_uniform(&r) * log(30.0));
         cfg.D_min_nm2_s *= f, cfg.D_max_nm2_s *= f;
-        /* detectors correlate noise over 1 to 4 px: a network that saw only the preset's 0.45 px lost a fifth of
-         * its IoU at 0.8 px (0.67 at 1 px, as another group's simulator has); validation keeps the preset's */
+        /* detectors correlate noise over 1 to 4 px (the presets: 0.45 px). Trained on 0.3-1.3 px, the network
+         * scored no better at 0.8 px and lower on the benchmark (models/MODEL_CARD.md); validation keeps 0.45 */
         if (!val && tc->ncorr_hi >= 0)
             cfg.noise_corr_sigma_px = tc->ncorr_lo + (tc->ncorr_hi - tc->ncorr_lo) * sm_rng_uniform(&r);
     } else {
