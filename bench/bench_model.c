@@ -100,15 +100,21 @@ typedef struct particle_cnr {
     int n;
 } particle_cnr;
 
-static particle_cnr read_particle_cnr(const char *dir) {
-    particle_cnr pc = {0};
+/* dir/truth.json parsed (NULL when it cannot be read). */
+static cJSON *read_truth(const char *dir) {
     char path[4200], *text = NULL;
     size_t len = 0;
     sm_error e = {0};
     snprintf(path, sizeof path, "%s/truth.json", dir);
-    if (sm_read_text_file(path, 1 << 26, &text, &len, &e) < 0) return pc;
+    if (sm_read_text_file(path, 1 << 26, &text, &len, &e) < 0) return NULL;
     cJSON *root = cJSON_Parse(text);
     free(text);
+    return root;
+}
+
+static particle_cnr read_particle_cnr(const char *dir) {
+    particle_cnr pc = {0};
+    cJSON *root = read_truth(dir);
     const cJSON *cp = cJSON_GetObjectItem(cJSON_GetObjectItem(root, "frames"), "cnr_particle");
     int64_t T = cJSON_GetArraySize(cp);
     int n = T > 0 ? cJSON_GetArraySize(cJSON_GetArrayItem(cp, 0)) : 0;
@@ -126,13 +132,7 @@ static particle_cnr read_particle_cnr(const char *dir) {
 
 /* The simulated noise's correlation between horizontal neighbours (truth.json's imaging.noise_corr_1px). */
 static double read_noise_corr_1px(const char *dir) {
-    char path[4200], *text = NULL;
-    size_t len = 0;
-    sm_error e = {0};
-    snprintf(path, sizeof path, "%s/truth.json", dir);
-    if (sm_read_text_file(path, 1 << 26, &text, &len, &e) < 0) return NAN;
-    cJSON *root = cJSON_Parse(text);
-    free(text);
+    cJSON *root = read_truth(dir);
     const cJSON *v = cJSON_GetObjectItem(cJSON_GetObjectItem(root, "imaging"), "noise_corr_1px");
     double rho = cJSON_IsNumber(v) ? v->valuedouble : NAN;
     cJSON_Delete(root);
