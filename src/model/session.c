@@ -797,6 +797,13 @@ static int make_prior(sm_session *s, obj *o, int64_t t, const float *frame, sm_e
     return 0;
 }
 
+/* The number of pixels in mask m. */
+static int64_t mask_pixels(const sm__crop_mask *m) {
+    int64_t n = 0;
+    for (size_t i = 0; i < (size_t)m->w * m->h; i++) n += m->m[i] != 0;
+    return n;
+}
+
 /* Whether a candidate mask for lost object o has the object's size: its area within SM__REFIND_AREA_RATIO of
  * the area where the object was last seen clearly (o->ref_area), unless the mask reaches the border (a
  * particle coming back into the field shows a part of itself). Why: a particle that faded for 15 frames was
@@ -804,9 +811,7 @@ static int make_prior(sm_session *s, obj *o, int64_t t, const float *frame, sm_e
  * back 58 px away, it was never found again. */
 static int size_agrees(const sm_session *s, const obj *o, const sm__crop_mask *m) {
     if (!(o->ref_area > 0) || m->w <= 0 || touches_border(s, m)) return 1;
-    int64_t n = 0;
-    for (size_t i = 0; i < (size_t)m->w * m->h; i++) n += m->m[i] != 0;
-    double ratio = (double)n / o->ref_area;
+    double ratio = (double)mask_pixels(m) / o->ref_area;
     return ratio >= 1.0 / SM__REFIND_AREA_RATIO && ratio <= SM__REFIND_AREA_RATIO;
 }
 
@@ -1244,11 +1249,8 @@ static int process_frame(sm_session *s, int64_t t, const int *which, int n, sm_e
             /* its mask reached the border on the last frame and now lies inside the field with under 1/2.5 of
              * that area: the particle left, and the network drew a blob of correlated noise next to where it had
              * been (then followed the noise for 9 frames). A particle entering grows instead. */
-            if (!at_border && o->last_border) {
-                int64_t na = 0;
-                for (size_t i = 0; i < (size_t)mk->w * mk->h; i++) na += mk->m[i] != 0;
-                if (na < o->last_area / SM__REFIND_AREA_RATIO) o->seg.score = fmin(o->seg.score, 0.2);
-            }
+            if (!at_border && o->last_border && mask_pixels(mk) < o->last_area / SM__REFIND_AREA_RATIO)
+                o->seg.score = fmin(o->seg.score, 0.2);
             /* one faint frame is noise; a run of them is a mask that has left its particle */
             o->evidence = 0.7 * o->evidence + 0.3 * fmin(ev, 20.0);
             o->frame_ev = ev;
