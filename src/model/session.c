@@ -1500,8 +1500,8 @@ static int auto_detect(sm_session *s, int64_t t, int initial, sm_error *err) {
             double dist = hypot(d[i].x - ox, d[i].y - oy);
             if (o->live && o->lost) {
                 double ratio = d[i].area / fmax(o->area, 1);
-                if (ratio > 0.4 && ratio < 2.5 && dist < best && dist <= lost_reach(s, o) &&
-                    may_reenter_at(s, o, d[i].x0, d[i].y0, d[i].x1, d[i].y1))
+                if (ratio > 1.0 / SM__REFIND_AREA_RATIO && ratio < SM__REFIND_AREA_RATIO && dist < best &&
+                    dist <= lost_reach(s, o) && may_reenter_at(s, o, d[i].x0, d[i].y0, d[i].x1, d[i].y1))
                     best = dist, lost_match = o;
                 else if (dist < 1.5 * (r_o + r_d) + 4) near = 1; /* a piece of it, or a neighbour: not new */
                 continue;
