@@ -555,27 +555,29 @@ int sm__net_segment_batch(sm__net_runner *r, const float *const *win, int n_win,
         if (v) flip_planes(lg, 1, S, v & 1, v & 2);
         r->view_obj[k * 4 + v] = sm_nn_ctx_data(ctx, r->m->g.obj)[0];
     }
-    /* the mean over the views (summed in view order), then each object's mask */
+    /* the mean over the views (summed in view order), then each object's mask; skipped after a failed pass (fail
+     * is read between the parallel loops: read inside one while another thread sets it, it was a data race) */
+    if (!fail) {
 #pragma omp parallel for schedule(dynamic, 1) num_threads(r->n_ctx)
-    for (int k = 0; k < n; k++) {
-        if (fail) continue;
-        float *acc = r->view_logits + (size_t)k * 4 * plane, obj = r->view_obj[k * 4];
-        if (views[k] > 1) {
-            double obj_sum = obj;
-            for (int v = 1; v < views[k]; v++) {
-                const float *lg = acc + (size_t)v * plane;
-                for (size_t i = 0; i < plane; i++) acc[i] += lg[i];
-                obj_sum += r->view_obj[k * 4 + v];
+        for (int k = 0; k < n; k++) {
+            float *acc = r->view_logits + (size_t)k * 4 * plane, obj = r->view_obj[k * 4];
+            if (views[k] > 1) {
+                double obj_sum = obj;
+                for (int v = 1; v < views[k]; v++) {
+                    const float *lg = acc + (size_t)v * plane;
+                    for (size_t i = 0; i < plane; i++) acc[i] += lg[i];
+                    obj_sum += r->view_obj[k * 4 + v];
+                }
+                for (size_t i = 0; i < plane; i++) acc[i] = acc[i] / views[k];
+                obj = (float)(obj_sum / views[k]);
             }
-            for (size_t i = 0; i < plane; i++) acc[i] = acc[i] / views[k];
-            obj = (float)(obj_sum / views[k]);
-        }
-        sm_error e = {0};
-        if (sm__net_postprocess(c, &geom[k], acc, obj, W, H, outs[k], &e) < 0) {
+            sm_error e = {0};
+            if (sm__net_postprocess(c, &geom[k], acc, obj, W, H, outs[k], &e) < 0) {
 #pragma omp critical
-            {
-                fail = 1;
-                ferr = e;
+                {
+                    fail = 1;
+                    ferr = e;
+                }
             }
         }
     }
