@@ -428,7 +428,9 @@ int sm__refine_mask(const float *frame, int width, int height, const sm__crop_ma
         if (use_hint && polygon_sides(hint->shape)) break;
         if (use_hint && hint->shape != sh) continue; /* the hint's model alone, as for polygons */
         if (shape != SM_SHAPE_AUTO && shape != sh) continue;
-        if (shape == SM_SHAPE_AUTO && sh == SM_SHAPE_SPHEROCYL && major < 1.6 * minor) continue;
+        /* a compact mask is no rod, unless the hint says it is (a fast large rod's mask on its second frame
+         * was a 106 x 75 px blob; skipped, its fit failed, and the search then took an ellipse for 4 frames) */
+        if (!use_hint && shape == SM_SHAPE_AUTO && sh == SM_SHAPE_SPHEROCYL && major < 1.6 * minor) continue;
         p0[2] = phi;
         if (sh == SM_SHAPE_ELLIPSE) p0[3] = major / 2, p0[4] = minor / 2;
         else p0[3] = fmax(0.5, (major - minor) / 2), p0[4] = minor / 2;

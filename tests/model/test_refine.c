@@ -126,7 +126,23 @@ int main(void) {
     SM_CHECKF("rod angle +30 deg within 1.5 deg", fabs(r.angle - M_PI / 6) < 1.5 * M_PI / 180, "%.2f deg", r.angle * 180 / M_PI);
     SM_CHECKF("rod length 34 px within 1 px", fabs(r.major - 34) < 1.0, "%.2f", r.major);
     SM_CHECKF("rod width 10 px within 0.6 px", fabs(r.minor - 10) < 0.6, "%.2f", r.minor);
+    sm_refine_result rod_fit = r;
     SM_CHECK("unknown label is SM_EINVAL", sm_refine_fit(frame, W, H, lab, 9, NULL, SM_SHAPE_AUTO, &r, &err) == SM_EINVAL);
+    /* the same rod seen through a compact, bloated mask (a disk of radius 15 over it, as a fast rod's mask on
+     * its second frame was), with the last fit as the hint: the hint's rod model is fitted (before, a compact
+     * mask skipped the rod model, and with the hint's model alone the fit failed) */
+    {
+        sm_refine_result hint = rod_fit, rb;
+        sm__crop_mask blob = {0};
+        SM_CHECK("blob mask allocated", sm__crop_mask_resize(&blob, 16, 16, 33, 33) == 0);
+        for (int y = 0; y < blob.h; y++)
+            for (int x = 0; x < blob.w; x++) blob.m[(size_t)y * blob.w + x] = (uint8_t)(hypot(x - 16, y - 16) <= 15);
+        int rc = sm__refine_mask(frame, W, H, &blob, NULL, SM_SHAPE_AUTO, &hint, &rb, &err);
+        SM_CHECKF("rod through a compact mask, with the rod hint: the rod model, converged",
+                  rc == 0 && rb.ok && rb.shape == SM_SHAPE_SPHEROCYL, "rc %d ok %d shape %d", rc, rb.ok, (int)rb.shape);
+        SM_CHECKF("its length 34 px within 2 px", fabs(rb.major - 34) < 2.0, "%.2f", rb.major);
+        free(blob.m);
+    }
 
     /* faceted particles at contrast-to-noise 2 per pixel: the polygon model wins, and its drawing matches (a
      * hexagon of 12 px circumradius won only 5 of 10 times: that close to a disk the ellipse fits as well) */
