@@ -91,9 +91,11 @@ void sm__net_fill_input(const sm__net_config *c, const sm__crop_geom *g, const f
                         const sm_prompt *prompts, int n_prompts, int polarity, const sm__neighbours *nb, float *input,
                         float *scratch);
 
-/* Turns logits (S x S) and the objectness logit into a mask in frame coordinates. */
-int sm__net_postprocess(const sm__net_config *c, const sm__crop_geom *g, const float *logits, float obj_logit, int W,
-                        int H, sm__seg_out *out, sm_error *err);
+/* Turns logits (S x S) and the objectness logit into a mask in frame coordinates: where the logit exceeds
+ * mask_logit (sm__net_mask_logit gives it for an object). */
+int sm__net_postprocess(const sm__net_config *c, const sm__crop_geom *g, const float *logits, float obj_logit,
+                        float mask_logit, int W, int H, sm__seg_out *out, sm_error *err);
+float sm__net_mask_logit(const sm__obj_prior *pr);
 
 /* ---------------------------------------------------------------- inside sessions */
 
