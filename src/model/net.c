@@ -275,7 +275,8 @@ static double sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
 #define SM__NET_SMALL_MASK_LOGIT 0.0f
 
 float sm__net_mask_logit(const sm__obj_prior *pr) {
-    return pr->area > 0 && pr->area < SM__NET_SMALL_AREA ? SM__NET_SMALL_MASK_LOGIT : SM__NET_MASK_LOGIT;
+    return pr->size_from_prompt && pr->area > 0 && pr->area < SM__NET_SMALL_AREA ? SM__NET_SMALL_MASK_LOGIT
+                                                                                  : SM__NET_MASK_LOGIT;
 }
 
 int sm__net_postprocess(const sm__net_config *c, const sm__crop_geom *g, const float *logits, float obj_logit,

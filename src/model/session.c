@@ -77,6 +77,7 @@ typedef struct obj {
     sm__obj_prior prior;
     int prompted_now;
     int last_border;       /* its mask reached the border on the last frame */
+    int detected;          /* created by automatic detection, not by a person's prompt */
     double last_area;      /* and its area there, px^2 */
     const sm_prompt *now_prompts;
     int n_now;
@@ -779,6 +780,7 @@ static int make_prior(sm_session *s, obj *o, int64_t t, const float *frame, sm_e
         if (sm__prior_from_prompts(frame, s->W, s->H, o->now_prompts, o->n_now, pol, &pr, err) == 0) {
             o->prompted_now = 1;
             o->prior = pr;
+            o->prior.size_from_prompt = !o->detected;
             o->pol = pr.polarity;
             return 0;
         }
@@ -796,6 +798,7 @@ static int make_prior(sm_session *s, obj *o, int64_t t, const float *frame, sm_e
     double grow = o->lost ? 6.0 * o->lost + 2 * half : 0;
     pr->search = fmin(base + grow, fmax(lost_reach(s, o), base));
     pr->area = o->area, pr->major = o->major, pr->minor = o->minor, pr->angle = o->angle;
+    pr->size_from_prompt = !o->detected;
     pr->polarity = o->pol;
     pr->prev = o->lost ? NULL : &o->mask;
     pr->prefer_strong = o->lost > 0;
@@ -1506,8 +1509,10 @@ static int auto_detect(sm_session *s, int64_t t, int initial, sm_error *err) {
             }
             double dist = hypot(d[i].x - ox, d[i].y - oy);
             if (o->live && o->lost) {
+                /* an object lost at the border was seen cut by it: it may come back showing more of itself (a
+                 * sliver of 65 px came back as 161 px and became a new object, an ID switch) */
                 double ratio = d[i].area / fmax(o->area, 1);
-                if (ratio > 1.0 / SM__REFIND_AREA_RATIO && ratio < SM__REFIND_AREA_RATIO && dist < best &&
+                if (ratio > 1.0 / SM__REFIND_AREA_RATIO && (ratio < SM__REFIND_AREA_RATIO || o->lost_at_border) && dist < best &&
                     dist <= lost_reach(s, o) && may_reenter_at(s, o, d[i].x0, d[i].y0, d[i].x1, d[i].y1))
                     best = dist, lost_match = o;
                 else if (dist < 1.5 * (r_o + r_d) + 4) near = 1; /* a piece of it, or a neighbour: not new */
@@ -1576,6 +1581,7 @@ static int auto_detect(sm_session *s, int64_t t, int initial, sm_error *err) {
             free(d), free(ahead_mean);
             return rc;
         }
+        find_obj(s, p.object_id, 0, NULL)->detected = 1;
     }
     free(d), free(ahead_mean);
     return 0;

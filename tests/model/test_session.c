@@ -419,6 +419,29 @@ int main(void) {
               rc == 0 && u.max_id == 1 && hop_seen >= F - 2, "rc %d, max id %d, %d of %d frames with IoU >= 0.5", rc,
               u.max_id, hop_seen, F);
 
+    /* automatic mode: a particle seen only cut by the border (a sliver of a quarter of its area) leaves, and
+     * comes back whole 8 px further down: it keeps its id. (Here the lost object's own search finds it; on the
+     * benchmark's video 2 the search missed a fainter one, and the detection that found it, 2.5 times the
+     * sliver's area, had become a new object: automatic mode now waives that size limit for objects lost at
+     * the border. That case is measured by the benchmark's ID-switch count, not here.) */
+    static clip reenter;
+    reenter.n = 1, reenter.noise = 1.0, reenter.edge = 1.0, reenter.seed = 8;
+    for (int t = 0; t < F; t++) {
+        double x = t < 8 ? -4.0 : t < 14 ? -30.0 : 16.0;
+        reenter.obj[t][0] = (synth_obj){.x = x, .y = t < 14 ? 80 : 88, .r = 10, .amp = -1.0};
+    }
+    if (sm_model_load(&net_model, "models/samem.safetensors", &err0) < 0) net_model = NULL;
+    rc = run_session(&reenter, NULL, 0, 1, &u, -1);
+    sm_model_destroy(net_model);
+    net_model = NULL;
+    int back_seen = 0, sliver_seen = 0;
+    for (int t = 0; t < 8; t++) sliver_seen += u.iou[0][t] >= 0.5;
+    for (int t = 14; t < F; t++) back_seen += u.iou[0][t] >= 0.5;
+    SM_CHECKF("auto mode: a particle that left cut by the border comes back whole with its id",
+              rc == 0 && u.max_id == 1 && sliver_seen >= 6 && back_seen >= F - 14 - 3,
+              "rc %d, max id %d, sliver seen on %d of 8 frames, back on %d of %d", rc, u.max_id, sliver_seen, back_seen,
+              F - 14);
+
     /* cancelling and bad prompts */
     p[0] = box_around(1, 0, &c.obj[0][0]);
     rc = run_session(&c, p, 1, 0, &u, 4);
