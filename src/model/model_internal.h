@@ -82,8 +82,8 @@ typedef struct sm__obj_prior {
     double search;          /* px: how far the centre may be from (x, y) */
     int prefer_strong;      /* a lost object: the clearest candidate wins over the nearest */
     double area;            /* expected area px^2 (0 unknown) */
-    int size_from_prompt;   /* the object started from a person's prompt, not from a detection (whose box of a
-                               faint particle misses its rim) */
+    int size_from_prompt;   /* the object's size follows a person's box (a detection's box misses a faint
+                               particle's rim; a point gives no size) */
     double major, minor;    /* expected full axes, px */
     double angle;           /* rad (screen convention) */
     int polarity;           /* -1 dark, +1 bright */

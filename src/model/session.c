@@ -78,6 +78,7 @@ typedef struct obj {
     int prompted_now;
     int last_border;       /* its mask reached the border on the last frame */
     int detected;          /* created by automatic detection, not by a person's prompt */
+    int boxed;             /* it has had a box prompt */
     double last_area;      /* and its area there, px^2 */
     const sm_prompt *now_prompts;
     int n_now;
@@ -262,6 +263,7 @@ int sm_session_add_prompt(sm_session *s, const sm_prompt *p, sm_error *err) {
         o->cap_prompts = cap;
     }
     o->prompts[o->n_prompts++] = *p;
+    if (p->kind == SM_PROMPT_BOX) o->boxed = 1;
     /* an object starts on its earliest frame with a box or a positive point */
     if ((p->kind == SM_PROMPT_BOX || !p->negative) && p->frame < o->first_frame) o->first_frame = p->frame;
     return 0;
@@ -780,7 +782,7 @@ static int make_prior(sm_session *s, obj *o, int64_t t, const float *frame, sm_e
         if (sm__prior_from_prompts(frame, s->W, s->H, o->now_prompts, o->n_now, pol, &pr, err) == 0) {
             o->prompted_now = 1;
             o->prior = pr;
-            o->prior.size_from_prompt = !o->detected;
+            o->prior.size_from_prompt = o->boxed && !o->detected;
             o->pol = pr.polarity;
             return 0;
         }
@@ -798,7 +800,7 @@ static int make_prior(sm_session *s, obj *o, int64_t t, const float *frame, sm_e
     double grow = o->lost ? 6.0 * o->lost + 2 * half : 0;
     pr->search = fmin(base + grow, fmax(lost_reach(s, o), base));
     pr->area = o->area, pr->major = o->major, pr->minor = o->minor, pr->angle = o->angle;
-    pr->size_from_prompt = !o->detected;
+    pr->size_from_prompt = o->boxed && !o->detected;
     pr->polarity = o->pol;
     pr->prev = o->lost ? NULL : &o->mask;
     pr->prefer_strong = o->lost > 0;
