@@ -84,7 +84,7 @@ int sm__edge_offset(const sm__edge_profile *p, double *offset) {
     if (nb < 16 || total < 100) return -1;
     /* blur and saturation grids about 20% apart: with 7 blurs and 4 saturations the best offset jumped between
      * grid points from frame to frame (a weak sphere's 0.5 -> 1.1 -> 1.5 px; its area 12% too small on 15
-     * frames); this grid: 24 other simulated videos thin +0.008, medium +0.005 mean IoU (sums), a grid twice as
+     * frames); this grid: 24 other simulated videos thin +0.005, medium +0.004 mean IoU (sums), a grid twice as
      * fine again +0.002 medium only */
     static const double sigmas[] = {0.5, 0.6, 0.75, 0.875, 1.0, 1.2, 1.4, 1.7, 2.0, 2.4, 2.8, 3.4, EDGE_MAX_SIGMA};
     static const double ks[] = {0.0, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0, -1.0};

@@ -269,8 +269,8 @@ static double sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
 /* Objects expected smaller than SM__NET_SMALL_AREA px^2 (about 10 px across) are drawn at logit 0: their masks
  * came out too large instead (area 1.4-2.9 times the truth's for faint 20-40 px^2 particles), and at logit 0 the
  * benchmark's small-particle videos (6-12 px) scored 0.568 / 0.452 -> 0.593 / 0.469 (thin / medium; 4 other
- * such videos +0.020 on average); the benchmark +0.001 / -0.001 / 0.000, 24 other videos -0.001 / 0.000 /
- * +0.008 (sums). Only for objects whose size a person's box gave (size_from_prompt): for objects found by the
+ * such videos +0.020 on average); the benchmark within 0.001, 24 other videos -0.001 / 0.000 / +0.008 (sums).
+ * Only for objects whose size a person's box gave (size_from_prompt): for objects found by the
  * detector --auto on 24 videos lost 0.004-0.016, and with point prompts the benchmark's medium lost 0.005. */
 #define SM__NET_SMALL_AREA 80.0
 #define SM__NET_SMALL_MASK_LOGIT 0.0f

@@ -527,8 +527,8 @@ static void template_mask(const sm_session *s, obj *o, sm_object_result *r) {
 
 /* The edge profile a boundary offset is estimated from holds SM__EDGE_MIN_FRAMES frames, or one for a large
  * particle (fitted length SM__EDGE_MIN_MAJOR or more): its boundary has hundreds of pixels, and its network
- * masks were 26-45% too large in area until the third frame (the benchmark's large rods 0.866 / 0.854 ->
- * 0.885 / 0.864 mean IoU; from one frame for every particle, thin and medium -0.003 on the benchmark). */
+ * masks were 26-45% too large in area until the third frame (this alone: the benchmark's large rods 0.866 /
+ * 0.854 -> 0.885 / 0.864 mean IoU; from one frame for every particle, thin and medium -0.003 on the benchmark). */
 #define SM__EDGE_MIN_FRAMES 3
 
 /* Frames between an object's searches over shape models (measure; its model is refitted alone in between),
@@ -634,8 +634,8 @@ static void measure(sm_session *s, obj *o, const float *frame) {
         int draw_fit = fitted && (rr.major >= SM__EDGE_MIN_MAJOR || fabs(rr.amplitude) >= SM__EDGE_MIN_CNR * rr.noise);
         if (draw_fit && (o->edge.frames % 5 == 1 || !isfinite(o->edge_offset))) {
             double off;
-            int large = rr.major >= SM__EDGE_MIN_MAJOR;
-            o->edge_offset = o->edge.frames >= (large ? 1 : SM__EDGE_MIN_FRAMES) && sm__edge_offset(&o->edge, &off) == 0 ? off : NAN;
+            int min_frames = rr.major >= SM__EDGE_MIN_MAJOR ? 1 : SM__EDGE_MIN_FRAMES;
+            o->edge_offset = o->edge.frames >= min_frames && sm__edge_offset(&o->edge, &off) == 0 ? off : NAN;
         }
         if (draw_fit && isfinite(o->edge_offset)) {
             sm_refine_result mean_fit = rr;
@@ -1514,7 +1514,8 @@ static int auto_detect(sm_session *s, int64_t t, int initial, sm_error *err) {
                 /* an object lost at the border was seen cut by it: it may come back showing more of itself (a
                  * sliver of 65 px came back as 161 px and became a new object, an ID switch) */
                 double ratio = d[i].area / fmax(o->area, 1);
-                if (ratio > 1.0 / SM__REFIND_AREA_RATIO && (ratio < SM__REFIND_AREA_RATIO || o->lost_at_border) && dist < best &&
+                int size_ok = ratio > 1.0 / SM__REFIND_AREA_RATIO && (ratio < SM__REFIND_AREA_RATIO || o->lost_at_border);
+                if (size_ok && dist < best &&
                     dist <= lost_reach(s, o) && may_reenter_at(s, o, d[i].x0, d[i].y0, d[i].x1, d[i].y1))
                     best = dist, lost_match = o;
                 else if (dist < 1.5 * (r_o + r_d) + 4) near = 1; /* a piece of it, or a neighbour: not new */
@@ -1583,7 +1584,8 @@ static int auto_detect(sm_session *s, int64_t t, int initial, sm_error *err) {
             free(d), free(ahead_mean);
             return rc;
         }
-        find_obj(s, p.object_id, 0, NULL)->detected = 1;
+        obj *found = find_obj(s, p.object_id, 0, NULL);
+        if (found) found->detected = 1;
     }
     free(d), free(ahead_mean);
     return 0;

@@ -262,8 +262,9 @@ int main(void) {
                     x0 = x < x0 ? x : x0, x1 = x > x1 ? x : x1, y0 = y < y0 ? y : y0, y1 = y > y1 ? y : y1;
                 }
         SM_CHECK("segment the rod from its box: exit 0",
-                 x1 >= 0 && samem("segment %s/video.tif --box 1:%d,%d,%d,%d --method net --weights models/samem.safetensors "
-                                  "--quiet -o %s", sim, x0, y0, x1, y1, segout) == 0);
+                 x1 >= 0 && samem("segment %s/video.tif --box 1:%d,%d,%d,%d --method net "
+                                  "--weights models/samem.safetensors --quiet -o %s",
+                                  sim, x0, y0, x1, y1, segout) == 0);
         snprintf(mp, sizeof mp, "%s/masks.tif", segout);
         char ratios[256] = "";
         if (gv && sm_video_open(&mv, mp, &err) == 0)
@@ -307,10 +308,11 @@ int main(void) {
             }
         for (int l = 1; l < MAX_ID; l++)
             if (n_px[l] >= 20)
-                snprintf(boxes + strlen(boxes), sizeof boxes - strlen(boxes), " --box %d:%d,%d,%d,%d", l, bx0[l], by0[l],
-                         bx1[l], by1[l]);
+                snprintf(boxes + strlen(boxes), sizeof boxes - strlen(boxes), " --box %d:%d,%d,%d,%d", l, bx0[l],
+                         by0[l], bx1[l], by1[l]);
         SM_CHECK("segment the small particles from their boxes: exit 0",
-                 boxes[0] && samem("segment %s/video.tif%s --method net --weights models/samem.safetensors --quiet -o %s",
+                 boxes[0] && samem("segment %s/video.tif%s --method net --weights models/samem.safetensors "
+                                   "--quiet -o %s",
                                    sim, boxes, segout) == 0);
         /* per object, the ratio of mask to truth area on each frame where both exist */
         static double ratio[MAX_ID][F_SMALL];
@@ -325,7 +327,8 @@ int main(void) {
                     if (q[i] > 0 && q[i] < MAX_ID) a_q[(int)q[i]]++;
                 }
                 for (int l = 1; l < MAX_ID; l++)
-                    if (n_px[l] >= 20 && a_g[l] > 0 && a_q[l] > 0) ratio[l][n_ratio[l]++] = (double)a_q[l] / (double)a_g[l];
+                    if (n_px[l] >= 20 && a_g[l] > 0 && a_q[l] > 0)
+                        ratio[l][n_ratio[l]++] = (double)a_q[l] / (double)a_g[l];
             }
         sm_video_close(gv), sm_video_close(mv);
         free(g), free(q);
