@@ -73,6 +73,21 @@ static int json_num(const cJSON *o, const char *key, double lo, double hi, doubl
     return 0;
 }
 
+/* An optional [lo, hi] px pair under key with min <= lo <= hi <= max into *lo, *hi (left as they are when the key
+ * is absent). Returns 0, or SM_EFORMAT naming the file and the key. */
+static int json_range(const cJSON *root, const char *key, double min, double max, double *lo, double *hi,
+                      const char *path, sm_error *err) {
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (!a) return 0;
+    const cJSON *a0 = cJSON_GetArrayItem(a, 0), *a1 = cJSON_GetArrayItem(a, 1);
+    if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != 2 || !cJSON_IsNumber(a0) || !cJSON_IsNumber(a1) ||
+        !(a0->valuedouble >= min && a1->valuedouble >= a0->valuedouble && a1->valuedouble <= max))
+        return sm_error_set(err, SM_EFORMAT, "%s: \"%s\" must be [lo, hi] px with %g <= lo <= hi <= %g", path, key, min,
+                            max);
+    *lo = a0->valuedouble, *hi = a1->valuedouble;
+    return 0;
+}
+
 /* A string that must be one of two words: *out = 1 for the first, 0 for the second, unchanged when absent. */
 static int json_choice(const cJSON *o, const char *key, const char *one, const char *zero, int *out, const char *path,
                        sm_error *err) {
@@ -118,27 +133,8 @@ static int train_cfg_read(train_cfg *c, const char *path, char **json_out, sm_er
     {
         if ((rc = json_choice(root, "mask_loss", "focal", "bce", &c->focal, path, err)) < 0) goto done;
         if ((rc = json_choice(root, "border_positions", "seen", "truth", &c->border_seen, path, err)) < 0) goto done;
-        const cJSON *ps = cJSON_GetObjectItemCaseSensitive(root, "preset_sizes");
-        if (ps) {
-            const cJSON *a0 = cJSON_GetArrayItem(ps, 0), *a1 = cJSON_GetArrayItem(ps, 1);
-            if (!cJSON_IsArray(ps) || cJSON_GetArraySize(ps) != 2 || !cJSON_IsNumber(a0) || !cJSON_IsNumber(a1) ||
-                !(a0->valuedouble >= 2 && a1->valuedouble >= a0->valuedouble && a1->valuedouble <= 60)) {
-                rc = sm_error_set(err, SM_EFORMAT, "%s: \"preset_sizes\" must be [lo, hi] px with 2 <= lo <= hi <= 60", path);
-                goto done;
-            }
-            c->size_lo = a0->valuedouble, c->size_hi = a1->valuedouble;
-        }
-        const cJSON *nc = cJSON_GetObjectItemCaseSensitive(root, "preset_noise_corr");
-        if (nc) {
-            const cJSON *a0 = cJSON_GetArrayItem(nc, 0), *a1 = cJSON_GetArrayItem(nc, 1);
-            if (!cJSON_IsArray(nc) || cJSON_GetArraySize(nc) != 2 || !cJSON_IsNumber(a0) || !cJSON_IsNumber(a1) ||
-                !(a0->valuedouble >= 0 && a1->valuedouble >= a0->valuedouble && a1->valuedouble <= 4)) {
-                rc = sm_error_set(err, SM_EFORMAT,
-                                  "%s: \"preset_noise_corr\" must be [lo, hi] px with 0 <= lo <= hi <= 4", path);
-                goto done;
-            }
-            c->ncorr_lo = a0->valuedouble, c->ncorr_hi = a1->valuedouble;
-        }
+        if ((rc = json_range(root, "preset_sizes", 2, 60, &c->size_lo, &c->size_hi, path, err)) < 0) goto done;
+        if ((rc = json_range(root, "preset_noise_corr", 0, 4, &c->ncorr_lo, &c->ncorr_hi, path, err)) < 0) goto done;
         const cJSON *ft = cJSON_GetObjectItemCaseSensitive(root, "finetune");
         if (ft && !cJSON_IsObject(ft)) {
             rc = sm_error_set(err, SM_EFORMAT, "%s: \"finetune\" must be an object {\"steps\", \"lr\", \"lovasz\"}", path);
