@@ -77,9 +77,9 @@ typedef struct obj {
     sm__obj_prior prior;
     int prompted_now;
     int last_border;       /* its mask reached the border on the last frame */
+    double last_area;      /* and its area there, px^2 */
     int detected;          /* created by automatic detection, not by a person's prompt */
     int boxed;             /* it has had a box prompt */
-    double last_area;      /* and its area there, px^2 */
     const sm_prompt *now_prompts;
     int n_now;
     double *others;        /* (n_objs, 2) */
@@ -741,6 +741,9 @@ static double lost_reach(const sm_session *s, const obj *o) {
     return fmin(fmax(s->W, s->H) / 3.0, fmax(40.0, 2.0 * fmax(o->major, 4.0)));
 }
 
+/* Whether object o's size comes from a person's box (sm__obj_prior.size_from_prompt). */
+static int size_from_person(const obj *o) { return o->boxed && !o->detected; }
+
 /* Builds the prior of object o before frame t. */
 static int make_prior(sm_session *s, obj *o, int64_t t, const float *frame, sm_error *err) {
     o->prompted_now = 0;
@@ -782,7 +785,7 @@ static int make_prior(sm_session *s, obj *o, int64_t t, const float *frame, sm_e
         if (sm__prior_from_prompts(frame, s->W, s->H, o->now_prompts, o->n_now, pol, &pr, err) == 0) {
             o->prompted_now = 1;
             o->prior = pr;
-            o->prior.size_from_prompt = o->boxed && !o->detected;
+            o->prior.size_from_prompt = size_from_person(o);
             o->pol = pr.polarity;
             return 0;
         }
@@ -800,7 +803,7 @@ static int make_prior(sm_session *s, obj *o, int64_t t, const float *frame, sm_e
     double grow = o->lost ? 6.0 * o->lost + 2 * half : 0;
     pr->search = fmin(base + grow, fmax(lost_reach(s, o), base));
     pr->area = o->area, pr->major = o->major, pr->minor = o->minor, pr->angle = o->angle;
-    pr->size_from_prompt = o->boxed && !o->detected;
+    pr->size_from_prompt = size_from_person(o);
     pr->polarity = o->pol;
     pr->prev = o->lost ? NULL : &o->mask;
     pr->prefer_strong = o->lost > 0;
