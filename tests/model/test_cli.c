@@ -27,6 +27,46 @@ static double median_of(double *v, int n) {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+/* A simulation's truth labels (SIM/gt_labels.tif) and a segmentation's masks (SEG/masks.tif), read frame by
+ * frame side by side into g and q (w x h each). */
+typedef struct truth_and_masks {
+    sm_video *gt, *masks;
+    float *g, *q;
+    int w, h;
+} truth_and_masks;
+
+static void tm_close(truth_and_masks *p) {
+    sm_video_close(p->gt), sm_video_close(p->masks);
+    free(p->g), free(p->q);
+    memset(p, 0, sizeof *p);
+}
+
+/* Opens both stacks. Returns 0, or -1 (p closed). */
+static int tm_open(truth_and_masks *p, const char *sim_dir, const char *seg_dir, sm_error *err) {
+    char path[4200];
+    memset(p, 0, sizeof *p);
+    snprintf(path, sizeof path, "%s/gt_labels.tif", sim_dir);
+    if (sm_video_open(&p->gt, path, err) < 0) return -1;
+    snprintf(path, sizeof path, "%s/masks.tif", seg_dir);
+    if (sm_video_open(&p->masks, path, err) < 0) {
+        tm_close(p);
+        return -1;
+    }
+    p->w = sm_video_get_info(p->gt)->width, p->h = sm_video_get_info(p->gt)->height;
+    p->g = malloc(sizeof(float) * (size_t)p->w * p->h), p->q = malloc(sizeof(float) * (size_t)p->w * p->h);
+    if (!p->g || !p->q) {
+        tm_close(p);
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads frame t of both. Returns 0 or -1. */
+static int tm_read(truth_and_masks *p, int t, sm_error *err) {
+    if (!p->gt || sm_video_read_frame(p->gt, t, p->g, err) < 0) return -1;
+    return sm_video_read_frame(p->masks, t, p->q, err) < 0 ? -1 : 0;
+}
+
 /* Appends to out a --box option for every truth particle (label below 256) with at least min_px pixels on
  * frame 0 of the label stack gt_path, from its bounding box there; returns how many, or -1. */
 static int truth_boxes(const char *gt_path, int min_px, char *out, size_t size, sm_error *err) {
@@ -234,22 +274,18 @@ int main(void) {
         SM_CHECK("segment --auto with the shipped weights: exit 0",
                  samem("segment %s/video.tif --auto --method net --weights models/samem.safetensors --quiet -o %s", sim,
                        autoout) == 0);
-        char gtp[4200], mp[4200];
-        snprintf(gtp, sizeof gtp, "%s/gt_labels.tif", sim);
-        snprintf(mp, sizeof mp, "%s/masks.tif", autoout);
-        sm_video *gv = NULL, *mv = NULL;
+        truth_and_masks tm;
         int found = 0, frames_read = 0;
-        if (sm_video_open(&gv, gtp, &err) == 0 && sm_video_open(&mv, mp, &err) == 0) {
-            const int SW = 512;
-            float *g = malloc(sizeof(float) * SW * SW), *q = malloc(sizeof(float) * SW * SW);
-            for (int t = 0; t < 20 && g && q; t++) {
-                if (sm_video_read_frame(gv, t, g, &err) < 0 || sm_video_read_frame(mv, t, q, &err) < 0) break;
+        if (tm_open(&tm, sim, autoout, &err) == 0) {
+            const float *g = tm.g, *q = tm.q;
+            const int npx = tm.w * tm.h;
+            for (int t = 0; t < 20 && tm_read(&tm, t, &err) == 0; t++) {
                 frames_read++;
                 /* the label covering most of truth particle 5, and its IoU with it */
                 static int64_t cover[65536];
                 memset(cover, 0, sizeof cover);
                 int64_t n_g = 0, best_label = 0;
-                for (int i = 0; i < SW * SW; i++)
+                for (int i = 0; i < npx; i++)
                     if (g[i] == 5) {
                         n_g++;
                         if (q[i] > 0) cover[(int)q[i]]++;
@@ -257,13 +293,12 @@ int main(void) {
                 for (int l = 1; l < 65536; l++)
                     if (cover[l] > cover[best_label]) best_label = l;
                 int64_t n_q = 0;
-                for (int i = 0; i < SW * SW; i++) n_q += best_label > 0 && q[i] == best_label;
+                for (int i = 0; i < npx; i++) n_q += best_label > 0 && q[i] == best_label;
                 double iou = best_label > 0 ? (double)cover[best_label] / (double)(n_g + n_q - cover[best_label]) : 0;
                 found += iou > 0.3;
             }
-            free(g), free(q);
+            tm_close(&tm);
         }
-        sm_video_close(gv), sm_video_close(mv);
         SM_CHECKF("--auto: the faint triangle of the benchmark's video 11 found (IoU > 0.3) on 15 of its 20 frames or more",
                   frames_read == 20 && found >= 15, "%d frames read, found on %d", frames_read, found);
     }
@@ -272,7 +307,7 @@ int main(void) {
      * on frame 0: its masks on frames 0-3 within 15% of its area. Before, the network's masks were 26-45% too
      * large until the edge profile held 3 frames, and on frame 1 the rod model was skipped for a compact mask */
     if (access("models/samem.safetensors", R_OK) == 0) {
-        char sim[4096], segout[4096], gtp[4200], mp[4200], box[256] = "";
+        char sim[4096], segout[4096], gtp[4200], box[256] = "";
         sm_test_tmp_path(sim, sizeof sim, "large_rod");
         sm_test_tmp_path(segout, sizeof segout, "large_rod_seg");
         SM_CHECK("sim of a large sharp-edged rod: exit 0",
@@ -283,27 +318,22 @@ int main(void) {
                        "--set mu_min_per_nm=0.3 --set mu_max_per_nm=0.3",
                        sim) == 0);
         snprintf(gtp, sizeof gtp, "%s/gt_labels.tif", sim);
-        const int SW = 1024;
-        float *g = malloc(sizeof(float) * SW * SW), *q = malloc(sizeof(float) * SW * SW);
-        sm_video *gv = NULL, *mv = NULL;
         int good = 0;
         SM_CHECK("segment the rod from its box: exit 0",
                  truth_boxes(gtp, 20, box, sizeof box, &err) == 1 &&
                      samem("segment %s/video.tif%s --method net --weights models/samem.safetensors --quiet -o %s", sim,
                            box, segout) == 0);
-        snprintf(mp, sizeof mp, "%s/masks.tif", segout);
         char ratios[256] = "";
-        if (g && q && sm_video_open(&gv, gtp, &err) == 0 && sm_video_open(&mv, mp, &err) == 0)
-            for (int t = 0; t < 4; t++) {
-                if (sm_video_read_frame(gv, t, g, &err) < 0 || sm_video_read_frame(mv, t, q, &err) < 0) break;
+        truth_and_masks tm;
+        if (tm_open(&tm, sim, segout, &err) == 0)
+            for (int t = 0; t < 4 && tm_read(&tm, t, &err) == 0; t++) {
                 int64_t n_g = 0, n_q = 0;
-                for (int i = 0; i < SW * SW; i++) n_g += g[i] == 1, n_q += q[i] == 1;
+                for (int i = 0; i < tm.w * tm.h; i++) n_g += tm.g[i] == 1, n_q += tm.q[i] == 1;
                 double ratio = n_g ? (double)n_q / (double)n_g : 0;
                 good += ratio > 0.85 && ratio < 1.15;
                 snprintf(ratios + strlen(ratios), sizeof ratios - strlen(ratios), " %.2f", ratio);
             }
-        sm_video_close(gv), sm_video_close(mv);
-        free(g), free(q);
+        tm_close(&tm);
         SM_CHECKF("large rod: mask area within 15% of the truth on frames 0-3", good == 4, "area ratios:%s", ratios);
     }
 
@@ -311,7 +341,7 @@ int main(void) {
      * objects of their median mask area against the truth's below 1.5 (1.92 when every mask was drawn at logit
      * -0.5, 1.24 with small objects at logit 0) */
     if (access("models/samem.safetensors", R_OK) == 0) {
-        char sim[4096], segout[4096], gtp[4200], mp[4200], boxes[4096] = "";
+        char sim[4096], segout[4096], gtp[4200], boxes[4096] = "";
         sm_test_tmp_path(sim, sizeof sim, "small");
         sm_test_tmp_path(segout, sizeof segout, "small_seg");
         SM_CHECK("sim of small particles: exit 0",
@@ -319,9 +349,7 @@ int main(void) {
                        "--seed 6003 --quiet --set size_min_px=6 --set size_max_px=12",
                        sim) == 0);
         snprintf(gtp, sizeof gtp, "%s/gt_labels.tif", sim);
-        enum { SW = 512, F_SMALL = 40, MAX_ID = 16 };
-        float *g = malloc(sizeof(float) * SW * SW), *q = malloc(sizeof(float) * SW * SW);
-        sm_video *gv = NULL, *mv = NULL;
+        enum { F_SMALL = 40, MAX_ID = 16 };
         SM_CHECK("segment the small particles from their boxes: exit 0",
                  truth_boxes(gtp, 20, boxes, sizeof boxes, &err) > 0 &&
                      samem("segment %s/video.tif%s --method net --weights models/samem.safetensors --quiet -o %s", sim,
@@ -330,20 +358,18 @@ int main(void) {
          * exist */
         static double ratio[MAX_ID][F_SMALL];
         int n_ratio[MAX_ID] = {0};
-        snprintf(mp, sizeof mp, "%s/masks.tif", segout);
-        if (g && q && sm_video_open(&gv, gtp, &err) == 0 && sm_video_open(&mv, mp, &err) == 0)
-            for (int t = 0; t < F_SMALL; t++) {
-                if (sm_video_read_frame(gv, t, g, &err) < 0 || sm_video_read_frame(mv, t, q, &err) < 0) break;
+        truth_and_masks tm;
+        if (tm_open(&tm, sim, segout, &err) == 0)
+            for (int t = 0; t < F_SMALL && tm_read(&tm, t, &err) == 0; t++) {
                 int64_t a_g[MAX_ID] = {0}, a_q[MAX_ID] = {0};
-                for (int i = 0; i < SW * SW; i++) {
-                    if (g[i] > 0 && g[i] < MAX_ID) a_g[(int)g[i]]++;
-                    if (q[i] > 0 && q[i] < MAX_ID) a_q[(int)q[i]]++;
+                for (int i = 0; i < tm.w * tm.h; i++) {
+                    if (tm.g[i] > 0 && tm.g[i] < MAX_ID) a_g[(int)tm.g[i]]++;
+                    if (tm.q[i] > 0 && tm.q[i] < MAX_ID) a_q[(int)tm.q[i]]++;
                 }
                 for (int l = 1; l < MAX_ID; l++)
                     if (a_g[l] > 0 && a_q[l] > 0) ratio[l][n_ratio[l]++] = (double)a_q[l] / (double)a_g[l];
             }
-        sm_video_close(gv), sm_video_close(mv);
-        free(g), free(q);
+        tm_close(&tm);
         double med[MAX_ID];
         int n_med = 0;
         for (int l = 1; l < MAX_ID; l++)
