@@ -66,6 +66,12 @@ typedef struct acc {
     double fps_sum;
 } acc;
 
+/* Frees a's samples. */
+static void acc_free(acc *a) { free(a->cerr.v), free(a->rerr.v), free(a->crb.v); }
+
+/* a's mean IoU over its rows (NaN without rows). */
+static double acc_iou(const acc *a) { return a->rows ? a->iou_sum / a->rows : NAN; }
+
 static void samples_add(samples *sm, double v) {
     if (!isfinite(v)) return;
     if (sm->n == sm->cap) {
@@ -304,7 +310,7 @@ static int segment_and_score(const char *dir, const char *video, const char *gt,
         memset(bins, 0, sizeof bins);
         if (rc == 0) rc = score(pbuf, gt, keep, &pc, &out_acc[m], bins, err);
         if (rc < 0) fprintf(stderr, "bench_model: %s: %s\n", what, err->msg);
-        for (int b = 0; b < N_CNR_BINS; b++) free(bins[b].cerr.v), free(bins[b].rerr.v), free(bins[b].crb.v);
+        for (int b = 0; b < N_CNR_BINS; b++) acc_free(&bins[b]);
     }
     free(prompts);
     free(pc.v);
@@ -511,7 +517,7 @@ int main(int argc, char **argv) {
         /* seed 2: the rod stays in the field for all 30 frames */
         if (simulate_into(&cfg, 2, dir, video, sizeof video, gt, sizeof gt, &err) < 0) return 2;
         if (segment_and_score(dir, video, gt, model, R[ri], "large rod", &err) < 0) return 2;
-        for (int m = 0; m < 2; m++) free(R[ri][m].cerr.v), free(R[ri][m].rerr.v), free(R[ri][m].crb.v);
+        for (int m = 0; m < 2; m++) acc_free(&R[ri][m]);
         fprintf(stderr, "bench_model: large rod %d done, %.0f s\n", ri, sm_now() - t_all);
     }
     /* noise correlated over more pixels than the presets' (0.45 px: 0.17 between neighbours): another group's
@@ -534,7 +540,7 @@ int main(int argc, char **argv) {
             }
     for (int pi = 0; pi < 2; pi++)
         for (int ci = 0; ci < N_NCORR; ci++)
-            for (int m = 0; m < 2; m++) free(NC[pi][ci][m].cerr.v), free(NC[pi][ci][m].rerr.v), free(NC[pi][ci][m].crb.v);
+            for (int m = 0; m < 2; m++) acc_free(&NC[pi][ci][m]);
     if (!quick) fprintf(stderr, "bench_model: correlated noise done, %.0f s\n", sm_now() - t_all);
     /* small particles: ../shared/REAL_DATA.md's range starts at 5 px, the presets' at 16 */
     acc SP[2][2];
@@ -551,7 +557,7 @@ int main(int argc, char **argv) {
             if (segment_and_score(dir, video, gt, model, SP[pi], "small particles", &err) < 0) return 2;
         }
     for (int pi = 0; pi < 2; pi++)
-        for (int m = 0; m < 2; m++) free(SP[pi][m].cerr.v), free(SP[pi][m].rerr.v), free(SP[pi][m].crb.v);
+        for (int m = 0; m < 2; m++) acc_free(&SP[pi][m]);
     if (!quick) fprintf(stderr, "bench_model: small particles done, %.0f s\n", sm_now() - t_all);
     FILE *fp = fopen(argv[1], "w");
     if (!fp) return 2;
@@ -586,10 +592,8 @@ int main(int argc, char **argv) {
             if (a->crb.n) snprintf(cr, sizeof cr, "%.2f", pct(a->crb.v, a->crb.n, 0.5));
             if (a->rerr.n) snprintf(rm, sizeof rm, "%.2f", rmed), snprintf(rp, sizeof rp, "%.2f", r95);
             fprintf(fp, "| %s | %s | %d | %.3f | %.3f | %.2f | %.2f | %s | %s | %s | %lld | %s | %s |\n", presets[p], method_names[m], a->videos,
-                    a->rows ? a->iou_sum / a->rows : NAN, a->rows ? a->jf_sum / a->rows : NAN, med, p95, rm, rp, cr, (long long)a->idsw, drel, f);
-            free(a->cerr.v);
-            free(a->rerr.v);
-            free(a->crb.v);
+                    acc_iou(a), a->rows ? a->jf_sum / a->rows : NAN, med, p95, rm, rp, cr, (long long)a->idsw, drel, f);
+            acc_free(a);
         }
     fprintf(fp, "\nBy contrast: the same rows (truth particles on each frame, all presets together) split by the "
                 "particle's contrast-to-noise per pixel on that frame, as the simulator records it (background minus "
@@ -603,7 +607,7 @@ int main(int argc, char **argv) {
     for (int m = 0; m < N_METHODS; m++) {
         if (m == M_GT || (!model && (m == M_NET || m == M_AUTO || m == M_POINT))) continue;
         fprintf(fp, "| %s |", method_names[m]);
-        for (int b = 0; b < N_CNR_BINS; b++) fprintf(fp, " %.3f (%.0f) |", C[m][b].rows ? C[m][b].iou_sum / C[m][b].rows : NAN, C[m][b].rows);
+        for (int b = 0; b < N_CNR_BINS; b++) fprintf(fp, " %.3f (%.0f) |", acc_iou(&C[m][b]), C[m][b].rows);
         fprintf(fp, "\n");
     }
     if (!quick) {
@@ -617,7 +621,7 @@ int main(int argc, char **argv) {
             for (int ci = 0; ci < N_NCORR; ci++) {
                 const acc *n = &NC[pi][ci][M_NET], *c = &NC[pi][ci][M_CLASSIC];
                 fprintf(fp, "| %s | %.2f | %.2f | %.3f | %.3f |\n", pi == 0 ? "thin" : "medium", ncorr[ci], nc_rho[ci],
-                        n->rows ? n->iou_sum / n->rows : NAN, c->rows ? c->iou_sum / c->rows : NAN);
+                        acc_iou(n), acc_iou(c));
             }
     }
     if (!quick) {
@@ -629,7 +633,7 @@ int main(int argc, char **argv) {
         for (int pi = 0; pi < 2; pi++) {
             const acc *n = &SP[pi][M_NET], *c = &SP[pi][M_CLASSIC];
             fprintf(fp, "| %s | %.0f | %.3f | %.3f |\n", pi == 0 ? "thin" : "medium", n->rows,
-                    n->rows ? n->iou_sum / n->rows : NAN, c->rows ? c->iou_sum / c->rows : NAN);
+                    acc_iou(n), acc_iou(c));
         }
     }
     fprintf(fp, "\nSpeed, `samem segment` end to end (read TIFF, segment, refine, write masks.tif + tracks.csv), 1024x1024, "
@@ -645,8 +649,8 @@ int main(int argc, char **argv) {
         fprintf(fp, "| rod | samem network: mean IoU | J&F | classic baseline: mean IoU |\n|---|---|---|---|\n");
         for (int ri = 0; ri < 2; ri++) {
             const acc *n = &R[ri][M_NET], *c = &R[ri][M_CLASSIC];
-            fprintf(fp, "| %s | %.3f | %.3f | %.3f |\n", rod_names[ri], n->rows ? n->iou_sum / n->rows : NAN,
-                    n->rows ? n->jf_sum / n->rows : NAN, c->rows ? c->iou_sum / c->rows : NAN);
+            fprintf(fp, "| %s | %.3f | %.3f | %.3f |\n", rod_names[ri], acc_iou(n), n->rows ? n->jf_sum / n->rows : NAN,
+                    acc_iou(c));
         }
     }
     fprintf(fp, "\nTotal benchmark time %.0f s.\n", sm_now() - t_all);
