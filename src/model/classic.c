@@ -84,10 +84,11 @@ int sm__classic_segment(const float *frame, int W, int H, const sm__obj_prior *p
     if (!(noise > 0)) noise = 1e-6;
     out->noise = noise;
     int pol = pr->polarity >= 0 ? 1 : -1;
+    /* the plane is in the crop's coordinates (sm__plane_fit) */
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++) {
             size_t i = (size_t)y * w + x;
-            s.z[i] = (float)(pol * (s.raw[i] - (c[0] + c[1] * (x0 + x) + c[2] * (y0 + y))) / noise);
+            s.z[i] = (float)(pol * (s.raw[i] - (c[0] + c[1] * x + c[2] * y)) / noise);
         }
     /* 3. smoothing */
     double sigma = fmin(fmax(half_wid / 3.0, 1.0), 6.0);
