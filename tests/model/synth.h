@@ -16,6 +16,8 @@ typedef struct synth_obj {
     double half_len;    /* rod: half-length of the core segment, 0 for a disk */
     double angle;       /* rod axis, image frame (y down), rad */
     double amp;         /* contrast, raw units (negative = dark) */
+    int weak;           /* a weakly scattering sphere or rod: contrast amp * sqrt(1 - (1 + dist / r)^2) inside,
+                           fading to 0 at the edge as its projected thickness does (not blurred) */
 } synth_obj;
 
 static inline double synth_dist(const synth_obj *o, double x, double y) {
@@ -35,7 +37,11 @@ static inline void synth_render(float *frame, uint16_t *labels, int w, int h, co
             uint16_t lab = 0;
             for (int k = 0; k < n; k++) {
                 double d = synth_dist(&objs[k], x, y);
-                v += objs[k].amp * 0.5 * erfc(d / (edge_sigma * M_SQRT2));
+                if (objs[k].weak) {
+                    double q = 1 + d / objs[k].r;
+                    v += d < 0 ? objs[k].amp * sqrt(fmax(0.0, 1 - q * q)) : 0;
+                } else
+                    v += objs[k].amp * 0.5 * erfc(d / (edge_sigma * M_SQRT2));
                 if (d <= 0 && !lab) lab = (uint16_t)(k + 1);
             }
             frame[(size_t)y * w + x] = (float)(v + noise * sm_rng_normal(rng));
