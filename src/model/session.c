@@ -1278,14 +1278,15 @@ static int process_frame(sm_session *s, int64_t t, const int *which, int n, sm_e
             if (o->evidence < 2.0) o->seg.score = fmin(o->seg.score, 0.2);
         }
         /* a lost object's search result counts at the usual threshold: the classic search's score is its blob's
-         * summed contrast-to-noise (6 sigma at 0.5). A floor of 0.9 had been needed while that score was measured
-         * against a background plane offset by the crop's corner (a faint particle that hopped back in from the
-         * border was found 8 frames late); with the plane right, the floor lost thick particles (0.9 and 0.7
+         * summed contrast-to-noise (6 sigma at 0.5). A floor of 0.9 was set while that score was measured
+         * against a background plane offset by the crop's corner (with it, a faint particle that hopped back in
+         * from the border was found 8 frames late); with the plane right, the floor lost thick particles (0.9 and 0.7
          * against none: benchmark thick -0.011 / -0.010, 24 other videos thick -0.006 / -0.005) */
         double min_score = o->prompted_now ? 0.05 : s->opt.min_score;
         o->res.visible = o->seg.mask.w > 0 && o->seg.score >= min_score;
         if (o->res.visible && !o->prompted_now && o->lost && !size_agrees(s, o, &o->seg.mask)) o->res.visible = 0;
-        if (!o->prompted_now && o->lost && !o->res.visible) o->seg.score *= min_score; /* reported below it */
+        /* a rejected find reports an objectness below the threshold */
+        if (!o->prompted_now && o->lost && !o->res.visible) o->seg.score *= min_score;
         measure(s, o, frame);
     }
     if (fail) {
