@@ -99,6 +99,18 @@ static int truth_boxes(const char *gt_path, int min_px, char *out, size_t size, 
     return n;
 }
 
+/* Segments sim_dir/video.tif with the shipped weights into out_dir from box prompts on every truth particle with
+ * 20 px or more on frame 0; returns how many boxes, or -1 when the boxes or the command failed. */
+static int segment_truth_boxes(const char *sim_dir, const char *out_dir, sm_error *err) {
+    char gt[4200], boxes[4096] = "";
+    snprintf(gt, sizeof gt, "%s/gt_labels.tif", sim_dir);
+    int n = truth_boxes(gt, 20, boxes, sizeof boxes, err);
+    if (n < 0 || samem("segment %s/video.tif%s --method net --weights models/samem.safetensors --quiet -o %s", sim_dir,
+                       boxes, out_dir) != 0)
+        return -1;
+    return n;
+}
+
 int main(void) {
     sm_error err = {0};
     char dir[4096], video[4096], out[4096], path[4096], wts[4096];
@@ -307,7 +319,7 @@ int main(void) {
      * on frame 0: its masks on frames 0-3 within 15% of its area. Before, the network's masks were 26-45% too
      * large until the edge profile held 3 frames, and on frame 1 the rod model was skipped for a compact mask */
     if (access("models/samem.safetensors", R_OK) == 0) {
-        char sim[4096], segout[4096], gtp[4200], box[256] = "";
+        char sim[4096], segout[4096];
         sm_test_tmp_path(sim, sizeof sim, "large_rod");
         sm_test_tmp_path(segout, sizeof segout, "large_rod_seg");
         SM_CHECK("sim of a large sharp-edged rod: exit 0",
@@ -317,12 +329,8 @@ int main(void) {
                        "--set noise_corr_sigma_px=0.8 --set jpeg_quality=85 --set exposure_fraction=0.1 "
                        "--set mu_min_per_nm=0.3 --set mu_max_per_nm=0.3",
                        sim) == 0);
-        snprintf(gtp, sizeof gtp, "%s/gt_labels.tif", sim);
         int good = 0;
-        SM_CHECK("segment the rod from its box: exit 0",
-                 truth_boxes(gtp, 20, box, sizeof box, &err) == 1 &&
-                     samem("segment %s/video.tif%s --method net --weights models/samem.safetensors --quiet -o %s", sim,
-                           box, segout) == 0);
+        SM_CHECK("segment the rod from its box: exit 0", segment_truth_boxes(sim, segout, &err) == 1);
         char ratios[256] = "";
         truth_and_masks tm;
         if (tm_open(&tm, sim, segout, &err) == 0)
@@ -341,19 +349,15 @@ int main(void) {
      * objects of their median mask area against the truth's below 1.5 (1.92 when every mask was drawn at logit
      * -0.5, 1.24 with small objects at logit 0) */
     if (access("models/samem.safetensors", R_OK) == 0) {
-        char sim[4096], segout[4096], gtp[4200], boxes[4096] = "";
+        char sim[4096], segout[4096];
         sm_test_tmp_path(sim, sizeof sim, "small");
         sm_test_tmp_path(segout, sizeof segout, "small_seg");
         SM_CHECK("sim of small particles: exit 0",
                  samem("sim -o %s --preset medium --frames 40 --size 512 --particles 8 --shape mixed --motion mixed "
                        "--seed 6003 --quiet --set size_min_px=6 --set size_max_px=12",
                        sim) == 0);
-        snprintf(gtp, sizeof gtp, "%s/gt_labels.tif", sim);
         enum { F_SMALL = 40, MAX_ID = 16 };
-        SM_CHECK("segment the small particles from their boxes: exit 0",
-                 truth_boxes(gtp, 20, boxes, sizeof boxes, &err) > 0 &&
-                     samem("segment %s/video.tif%s --method net --weights models/samem.safetensors --quiet -o %s", sim,
-                           boxes, segout) == 0);
+        SM_CHECK("segment the small particles from their boxes: exit 0", segment_truth_boxes(sim, segout, &err) > 0);
         /* per prompted object (the masks hold no other), the ratio of mask to truth area on each frame where both
          * exist */
         static double ratio[MAX_ID][F_SMALL];
