@@ -336,7 +336,7 @@ int main(int argc, char **argv) {
     char cmd[4400];
     snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir -p %s", root, root);
     if (system(cmd) != 0) return 2;
-    acc A[3][N_METHODS], C[N_METHODS][N_CNR_BINS];
+    acc A[3][N_METHODS], C[3][N_METHODS][N_CNR_BINS];
     memset(A, 0, sizeof A);
     memset(C, 0, sizeof C);
     const char *presets[3] = {"thin", "medium", "thick"};
@@ -448,7 +448,7 @@ int main(int argc, char **argv) {
                         }
                         break;
                     }
-            if (score(pred, gt, m == M_AUTO ? keep_all : keep, &pc, &A[pi][m], C[m], &err) < 0) {
+            if (score(pred, gt, m == M_AUTO ? keep_all : keep, &pc, &A[pi][m], C[pi][m], &err) < 0) {
                 fprintf(stderr, "bench_model: scoring: %s\n", err.msg);
                 return 2;
             }
@@ -607,9 +607,32 @@ int main(int argc, char **argv) {
     for (int m = 0; m < N_METHODS; m++) {
         if (m == M_GT || (!model && (m == M_NET || m == M_AUTO || m == M_POINT))) continue;
         fprintf(fp, "| %s |", method_names[m]);
-        for (int b = 0; b < N_CNR_BINS; b++) fprintf(fp, " %.3f (%.0f) |", acc_iou(&C[m][b]), C[m][b].rows);
+        for (int b = 0; b < N_CNR_BINS; b++) {
+            acc all = {0};
+            for (int p = 0; p < 3; p++) all.iou_sum += C[p][m][b].iou_sum, all.rows += C[p][m][b].rows;
+            fprintf(fp, " %.3f (%.0f) |", acc_iou(&all), all.rows);
+        }
         fprintf(fp, "\n");
     }
+    /* per preset: the rows a single frame shows (0.23 and up) against the fainter ones; the issue's targets are
+     * on all rows, and a quarter of the thick preset's rows are below a real video's faintest particle */
+    fprintf(fp, "\nThe same split per preset: mean IoU of the rows at contrast-to-noise 0.23 and up (every particle a real "
+                "video showed) and below it, against the issue's target for the preset (which counts all rows). Rows "
+                "without a recorded contrast (a particle almost wholly outside the field, false positives) are in "
+                "neither column.\n\n");
+    fprintf(fp, "| preset | method | 0.23 and up: mean IoU (rows) | below 0.23: mean IoU (rows) | target (all rows) |\n"
+                "|---|---|---|---|---|\n");
+    static const double targets[3] = {0.90, 0.85, 0.75};
+    for (int p = 0; p < 3; p++)
+        for (int m = 0; m < N_METHODS; m++) {
+            if (m == M_GT || m == M_AUTO || (!model && (m == M_NET || m == M_POINT))) continue;
+            acc vis = {0};
+            for (int b = 1; b < N_CNR_BINS; b++) vis.iou_sum += C[p][m][b].iou_sum, vis.rows += C[p][m][b].rows;
+            char faint[48] = "- (0)";
+            if (C[p][m][0].rows > 0) snprintf(faint, sizeof faint, "%.3f (%.0f)", acc_iou(&C[p][m][0]), C[p][m][0].rows);
+            fprintf(fp, "| %s | %s | %.3f (%.0f) | %s | %.2f |\n", presets[p], method_names[m], acc_iou(&vis), vis.rows,
+                    faint, targets[p]);
+        }
     if (!quick) {
         fprintf(fp, "\nCorrelated noise: the thin and medium presets with the detector's noise correlated over more pixels "
                     "than the presets' 0.45 px (another group's simulator, ../shared/REAL_DATA.md, has 0.67 between "
