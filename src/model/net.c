@@ -54,7 +54,7 @@ int sm__net_config_from_json(sm__net_config *c, const char *json, sm_error *err)
     if ((v = cJSON_GetObjectItemCaseSensitive(root, "future")) && cJSON_IsNumber(v)) c->future = v->valueint;
     if ((v = cJSON_GetObjectItemCaseSensitive(root, "past")) && cJSON_IsNumber(v)) c->past = v->valueint;
     cJSON_Delete(root);
-    if (c->crop < 16 || c->crop > 512 || c->crop % 8 || c->base < 2 || c->base > 256 || !(c->context > 0) ||
+    if (c->crop < 16 || c->crop > SM__NET_CROP_MAX || c->crop % 8 || c->base < 2 || c->base > 256 || !(c->context > 0) ||
         !(c->min_side > 4) || !(c->margin >= 0) || c->future < 0 || c->future > SM__NET_AHEAD_MAX ||
         c->past < 4 || c->past > SM__NET_PAST_MAX)
         return sm_error_set(err, SM_EFORMAT, "network configuration out of range (crop %d, base %d)", c->crop, c->base);
@@ -144,19 +144,55 @@ static inline float bilinear(const float *f, int W, int H, double x, double y) {
     return (float)((1 - fy) * ((1 - fx) * r0[x0] + fx * r0[x1]) + fy * ((1 - fx) * r1[x0] + fx * r1[x1]));
 }
 
-/* Samples frame f on the crop grid centred at (cx, cy), averaging k x k points per crop pixel. */
+/* One coordinate of a bilinear read, clamped to [0, n - 1] as bilinear() does: the lower index, the upper one
+ * (the same at the last pixel) and the fraction. */
+typedef struct tap {
+    int i0, i1;
+    double f;
+} tap;
+
+static inline tap make_tap(double v, int n) {
+    if (v < 0) v = 0;
+    if (v > n - 1) v = n - 1;
+    tap t = {.i0 = (int)v};
+    t.i1 = t.i0 + 1 < n ? t.i0 + 1 : t.i0;
+    t.f = v - t.i0;
+    return t;
+}
+
+/* Samples frame f on the crop grid centred at (cx, cy), averaging k x k points per crop pixel. The read
+ * positions are separable (x depends on the column, y on the row), so their taps are computed once per
+ * column and row instead of per sample: the values are bilinear()'s, bit for bit, at a fraction of the cost
+ * (this was a tenth of a session's time). */
 static void sample_crop(const float *f, int W, int H, double cx, double cy, double scale, int S, float *out) {
     int k = (int)ceil(scale - 1e-6);
     if (k < 1) k = 1;
     if (k > 4) k = 4;
     double half = (S - 1) / 2.0;
+    tap tx[SM__NET_CROP_MAX * 4], ty[SM__NET_CROP_MAX * 4];
+    for (int j = 0; j < S; j++)
+        for (int b = 0; b < k; b++) {
+            double x = cx + (j - half) * scale;
+            tx[j * k + b] = make_tap(x + ((b + 0.5) / k - 0.5) * scale, W);
+        }
+    for (int i = 0; i < S; i++)
+        for (int a = 0; a < k; a++) {
+            double y = cy + (i - half) * scale;
+            ty[i * k + a] = make_tap(y + ((a + 0.5) / k - 0.5) * scale, H);
+        }
     for (int i = 0; i < S; i++)
         for (int j = 0; j < S; j++) {
-            double x = cx + (j - half) * scale, y = cy + (i - half) * scale;
             double acc = 0;
-            for (int a = 0; a < k; a++)
-                for (int b = 0; b < k; b++)
-                    acc += bilinear(f, W, H, x + ((b + 0.5) / k - 0.5) * scale, y + ((a + 0.5) / k - 0.5) * scale);
+            for (int a = 0; a < k; a++) {
+                const tap *q = &ty[i * k + a];
+                const float *r0 = f + (size_t)q->i0 * W, *r1 = f + (size_t)q->i1 * W;
+                double fy = q->f;
+                for (int b = 0; b < k; b++) {
+                    const tap *p = &tx[j * k + b];
+                    double fx = p->f;
+                    acc += (float)((1 - fy) * ((1 - fx) * r0[p->i0] + fx * r0[p->i1]) + fy * ((1 - fx) * r1[p->i0] + fx * r1[p->i1]));
+                }
+            }
             out[i * S + j] = (float)(acc / (k * k));
         }
 }

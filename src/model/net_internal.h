@@ -23,6 +23,7 @@
 #define SM__NET_IN 9          /* channels without the frames ahead and the frames behind t-4 */
 #define SM__NET_AHEAD_MAX 4
 #define SM__NET_PAST_MAX 8
+#define SM__NET_CROP_MAX 512 /* the largest crop side a weights file may ask for */
 #define SM__NET_HIST SM__NET_PAST_MAX /* past positions passed per object (the first cfg.past are used) */
 
 typedef struct sm__net_config {
