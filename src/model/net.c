@@ -132,20 +132,8 @@ sm__crop_geom sm__net_geom(const sm__net_config *c, const sm__obj_prior *pr) {
     return g;
 }
 
-static inline float bilinear(const float *f, int W, int H, double x, double y) {
-    if (x < 0) x = 0;
-    if (y < 0) y = 0;
-    if (x > W - 1) x = W - 1;
-    if (y > H - 1) y = H - 1;
-    int x0 = (int)x, y0 = (int)y;
-    int x1 = x0 + 1 < W ? x0 + 1 : x0, y1 = y0 + 1 < H ? y0 + 1 : y0;
-    double fx = x - x0, fy = y - y0;
-    const float *r0 = f + (size_t)y0 * W, *r1 = f + (size_t)y1 * W;
-    return (float)((1 - fy) * ((1 - fx) * r0[x0] + fx * r0[x1]) + fy * ((1 - fx) * r1[x0] + fx * r1[x1]));
-}
-
-/* One coordinate of a bilinear read, clamped to [0, n - 1] as bilinear() does: the lower index, the upper one
- * (the same at the last pixel) and the fraction. */
+/* One coordinate of a bilinear read, clamped to [0, n - 1]: the lower index, the upper one (the same at the
+ * last pixel) and the fraction. */
 typedef struct tap {
     int i0, i1;
     double f;
@@ -160,10 +148,22 @@ static inline tap make_tap(double v, int n) {
     return t;
 }
 
+/* The bilinear read of f (rows of W) at the taps tx, ty. */
+static inline float tap_read(const float *f, int W, const tap *tx, const tap *ty) {
+    const float *r0 = f + (size_t)ty->i0 * W, *r1 = f + (size_t)ty->i1 * W;
+    double fx = tx->f, fy = ty->f;
+    return (float)((1 - fy) * ((1 - fx) * r0[tx->i0] + fx * r0[tx->i1]) + fy * ((1 - fx) * r1[tx->i0] + fx * r1[tx->i1]));
+}
+
+static inline float bilinear(const float *f, int W, int H, double x, double y) {
+    tap tx = make_tap(x, W), ty = make_tap(y, H);
+    return tap_read(f, W, &tx, &ty);
+}
+
 /* Samples frame f on the crop grid centred at (cx, cy), averaging k x k points per crop pixel. The read
  * positions are separable (x depends on the column, y on the row), so their taps are computed once per
- * column and row instead of per sample: the values are bilinear()'s, bit for bit, at a fraction of the cost
- * (this was a tenth of a session's time). */
+ * column and row instead of per sample (the same values as bilinear() at each point, at a fraction of the cost;
+ * this was a tenth of a session's time). */
 static void sample_crop(const float *f, int W, int H, double cx, double cy, double scale, int S, float *out) {
     int k = (int)ceil(scale - 1e-6);
     if (k < 1) k = 1;
@@ -183,16 +183,8 @@ static void sample_crop(const float *f, int W, int H, double cx, double cy, doub
     for (int i = 0; i < S; i++)
         for (int j = 0; j < S; j++) {
             double acc = 0;
-            for (int a = 0; a < k; a++) {
-                const tap *q = &ty[i * k + a];
-                const float *r0 = f + (size_t)q->i0 * W, *r1 = f + (size_t)q->i1 * W;
-                double fy = q->f;
-                for (int b = 0; b < k; b++) {
-                    const tap *p = &tx[j * k + b];
-                    double fx = p->f;
-                    acc += (float)((1 - fy) * ((1 - fx) * r0[p->i0] + fx * r0[p->i1]) + fy * ((1 - fx) * r1[p->i0] + fx * r1[p->i1]));
-                }
-            }
+            for (int a = 0; a < k; a++)
+                for (int b = 0; b < k; b++) acc += tap_read(f, W, &tx[j * k + b], &ty[i * k + a]);
             out[i * S + j] = (float)(acc / (k * k));
         }
 }
