@@ -41,14 +41,15 @@ const sm_command sm_cmd_train = {
         "all shapes and motions, JPEG), prompts jittered as a person draws them, weighted toward low contrast.\n"
         "Logs loss and validation IoU to WEIGHTS.log.csv, writes WEIGHTS.ckpt (weights and optimizer state)\n"
         "every few dozen steps; --resume continues from it after an interruption, as if uninterrupted.\n"
-        "The same config and seed give the same weights.\n"
+        "The same config and seed give the same weights on the same machine and build (elsewhere the float\n"
+        "sums round differently and the run ends at other weights of the same quality).\n"
         "example: samem train --config models/samem.json -o models/samem.safetensors --minutes 30",
     .min_positional = 0,
     .max_positional = 0,
     .options = (const sm_option_spec[]){{"config", "FILE", "training configuration (default models/samem.json)"},
                                         {"o", "WEIGHTS", "output weights (safetensors)"},
                                         {"resume", NULL, "continue from WEIGHTS.ckpt"},
-                                        {"minutes", "M", "fit the schedule to M minutes of training (0 = run all steps; the length chosen is the weights' schedule_steps)"},
+                                        {"minutes", "M", "shorten the schedule to fit M minutes of training, never beyond the config's \"steps\" (0 = run all steps; the length chosen is the weights' schedule_steps)"},
                                         {NULL, NULL, NULL}},
     .run = run_train,
 };
