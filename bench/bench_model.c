@@ -71,6 +71,8 @@ static void acc_free(acc *a) { free(a->cerr.v), free(a->rerr.v), free(a->crb.v);
 
 /* a's mean IoU over its rows (NaN without rows). */
 static double acc_iou(const acc *a) { return a->rows ? a->iou_sum / a->rows : NAN; }
+/* Adds b's IoU rows to a (the contrast bins, summed over presets or bins). */
+static void acc_add_rows(acc *a, const acc *b) { a->iou_sum += b->iou_sum, a->jf_sum += b->jf_sum, a->rows += b->rows; }
 
 static void samples_add(samples *sm, double v) {
     if (!isfinite(v)) return;
@@ -609,7 +611,7 @@ int main(int argc, char **argv) {
         fprintf(fp, "| %s |", method_names[m]);
         for (int b = 0; b < N_CNR_BINS; b++) {
             acc all = {0};
-            for (int p = 0; p < 3; p++) all.iou_sum += C[p][m][b].iou_sum, all.rows += C[p][m][b].rows;
+            for (int p = 0; p < 3; p++) acc_add_rows(&all, &C[p][m][b]);
             fprintf(fp, " %.3f (%.0f) |", acc_iou(&all), all.rows);
         }
         fprintf(fp, "\n");
@@ -627,7 +629,7 @@ int main(int argc, char **argv) {
         for (int m = 0; m < N_METHODS; m++) {
             if (m == M_GT || m == M_AUTO || (!model && (m == M_NET || m == M_POINT))) continue;
             acc vis = {0};
-            for (int b = 1; b < N_CNR_BINS; b++) vis.iou_sum += C[p][m][b].iou_sum, vis.rows += C[p][m][b].rows;
+            for (int b = 1; b < N_CNR_BINS; b++) acc_add_rows(&vis, &C[p][m][b]);
             char faint[48] = "- (0)";
             if (C[p][m][0].rows > 0) snprintf(faint, sizeof faint, "%.3f (%.0f)", acc_iou(&C[p][m][0]), C[p][m][0].rows);
             fprintf(fp, "| %s | %s | %.3f (%.0f) | %s | %.2f |\n", presets[p], method_names[m], acc_iou(&vis), vis.rows,
