@@ -165,11 +165,12 @@ static inline float bilinear(const float *f, int W, int H, double x, double y) {
  * column and row instead of per sample (the same values as bilinear() at each point, at a fraction of the cost;
  * this was a tenth of a session's time). */
 static void sample_crop(const float *f, int W, int H, double cx, double cy, double scale, int S, float *out) {
+    enum { K_MAX = 4 }; /* the most points averaged along each axis per crop pixel */
     int k = (int)ceil(scale - 1e-6);
     if (k < 1) k = 1;
-    if (k > 4) k = 4;
+    if (k > K_MAX) k = K_MAX;
     double half = (S - 1) / 2.0;
-    tap tx[SM__NET_CROP_MAX * 4], ty[SM__NET_CROP_MAX * 4];
+    tap tx[SM__NET_CROP_MAX * K_MAX], ty[SM__NET_CROP_MAX * K_MAX];
     for (int j = 0; j < S; j++)
         for (int b = 0; b < k; b++) {
             double x = cx + (j - half) * scale;
